@@ -37,23 +37,30 @@ export class CpuIntervention {
     const patchPlaneSize = patchBank.height * patchBank.width;
 
     for (let sample = 0; sample < plan.batchSize; sample++) {
-      const { offset, scale } = this.normalisation(plan, sample);
-      for (let c = 0; c < image.channels; c++) {
-        const out = batch.subarray((sample * image.channels + c) * planeSize);
-        for (let y = 0; y < image.height; y++) {
-          for (let x = 0; x < image.width; x++) {
-            const block = grid.blockAt(y, x);
-            const patch = plan.patchAt(sample, block);
-            let value: number;
-            if (patch === KEEP_BLOCK) {
-              value = image.data[c * planeSize + y * image.width + x]!;
-            } else {
-              const inPatch = (y % grid.blockHeight) * grid.blockWidth + (x % grid.blockWidth);
-              value = patchBank.data[(patch * image.channels + c) * patchPlaneSize + inPatch]!;
-            }
-            out[y * image.width + x] = (value - offset[c]!) * scale[c]!;
+      const out = batch.subarray(sample * imageSize, (sample + 1) * imageSize);
+      out.set(image.data);
+
+      for (let block = 0; block < grid.blockCount; block++) {
+        const patch = plan.patchAt(sample, block);
+        if (patch === KEEP_BLOCK) continue;
+        const region = grid.block(block);
+        for (let c = 0; c < image.channels; c++) {
+          const patchPlane = (patch * image.channels + c) * patchPlaneSize;
+          for (let r = 0; r < region.height; r++) {
+            const from = patchPlane + r * grid.blockWidth;
+            const to = c * planeSize + (region.top + r) * image.width + region.left;
+            out.set(patchBank.data.subarray(from, from + region.width), to);
           }
         }
+      }
+
+      const { offset, scale } = this.normalisation(plan, sample);
+      for (let c = 0; c < image.channels; c++) {
+        if (offset[c] === 0 && scale[c] === 1) continue;
+        const plane = out.subarray(c * planeSize, (c + 1) * planeSize);
+        const channelOffset = offset[c]!;
+        const channelScale = scale[c]!;
+        for (let i = 0; i < planeSize; i++) plane[i] = (plane[i]! - channelOffset) * channelScale;
       }
     }
   }

@@ -88,7 +88,24 @@ export function activatedValue(
   }
 }
 
-/** One sample's score on the RoI, as `OutcomeMetric` defines it. */
+/** Whether the raw values the activation reads at (y, x) are all finite. */
+function rawFinite(
+  spec: OutcomeSpec,
+  modelOutput: Float32Array,
+  sample: number,
+  y: number,
+  x: number,
+): boolean {
+  const planeSize = spec.height * spec.width;
+  const pixel = y * spec.width + x;
+  const channels =
+    spec.activation === 'softmax' ? [...Array(spec.classes).keys()] : [spec.classIndex];
+  return channels.every((k) =>
+    Number.isFinite(modelOutput[(sample * spec.classes + k) * planeSize + pixel]!),
+  );
+}
+
+/** One sample's score on the RoI, as `OutcomeMetric` defines it; NaN where a value is not finite. */
 export function scoreSample(spec: OutcomeSpec, modelOutput: Float32Array, sample: number): number {
   const { roi, reference, metric, threshold } = spec;
   let overlap = 0;
@@ -97,6 +114,7 @@ export function scoreSample(spec: OutcomeSpec, modelOutput: Float32Array, sample
   let largest = 0;
   for (let r = 0; r < roi.height; r++) {
     for (let q = 0; q < roi.width; q++) {
+      if (!rawFinite(spec, modelOutput, sample, roi.top + r, roi.left + q)) return NaN;
       const value = activatedValue(spec, modelOutput, sample, roi.top + r, roi.left + q);
       const truth = reference[r * roi.width + q]!;
       if (metric === 'hardDice' || metric === 'iou') {

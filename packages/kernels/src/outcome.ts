@@ -12,8 +12,9 @@ import {
 
 const WORKGROUP_SIZE = 256;
 const ACCUMULATE_WORKGROUP_SIZE = 64;
-/** Bytes of the WGSL `Params` struct: 10 u32 and 2 f32. */
-const PARAMS_BYTES = 48;
+/** Bytes of the WGSL `Params` struct: 10 u32, 2 f32 and 1 u32, padded to 16. */
+const PARAMS_BYTES = 64;
+const QUIET_NAN_BITS = 0x7fc00000;
 
 export interface GpuOutcomeOptions {
   /** Largest batch a single `run` may score. */
@@ -225,5 +226,6 @@ export class GpuOutcome {
       accumulatorCount,
     ]);
     new Float32Array(this.paramsData, 40, 2).set([threshold, 0]);
+    new Uint32Array(this.paramsData, 48, 1)[0] = QUIET_NAN_BITS;
   }
 }

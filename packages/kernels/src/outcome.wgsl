@@ -3,7 +3,8 @@
 // Entry points (both use the one bind group below):
 //   scoreSamples       one workgroup of WORKGROUP_SIZE per sample: applies the activation to the
 //                      class channel inside the RoI only, compares it with the reference and
-//                      writes the sample's score.
+//                      writes the sample's score: NaN where any RoI value is NaN or infinite,
+//                      so that a broken model cannot pass for an unaffected one.
 //   accumulateEffects  one invocation per accumulator: adds count, sum and sum of squares of
 //                      (score - baseScore) over the samples whose target is that accumulator, in
 //                      sample order, so that the result does not depend on scheduling.
@@ -38,6 +39,8 @@ struct Params {
   accumulatorCount: u32,
   threshold: f32,
   baseScore: f32,
+  // The bits of a quiet NaN, given at run time: WGSL rejects NaN in constant expressions.
+  nanBits: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -47,7 +50,28 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> scores: array<f32>;
 @group(0) @binding(5) var<storage, read_write> effects: array<f32>;
 
-var<workgroup> partials: array<vec3<f32>, WORKGROUP_SIZE>;
+// Per lane: the metric's tally (xyz) and the number of non-finite values met (w).
+var<workgroup> partials: array<vec4<f32>, WORKGROUP_SIZE>;
+
+fn isFinite(value: f32) -> bool {
+  return (bitcast<u32>(value) & 0x7f800000u) != 0x7f800000u;
+}
+
+// Whether the raw values the activation reads at (y, x) are all finite. Checked on the raw
+// output because GPUs need not carry NaN through exp.
+fn rawFinite(sample: u32, y: u32, x: u32) -> bool {
+  let planeSize = params.height * params.width;
+  let pixel = y * params.width + x;
+  if (ACTIVATION == 2u) {
+    for (var k = 0u; k < params.classes; k++) {
+      if (!isFinite(modelOutput[(sample * params.classes + k) * planeSize + pixel])) {
+        return false;
+      }
+    }
+    return true;
+  }
+  return isFinite(modelOutput[(sample * params.classes + params.classIndex) * planeSize + pixel]);
+}
 
 fn activated(sample: u32, y: u32, x: u32) -> f32 {
   let planeSize = params.height * params.width;
@@ -87,9 +111,9 @@ fn pixelTally(value: f32, expected: f32) -> vec3<f32> {
   return vec3<f32>(abs(value - expected), 0.0, 0.0);
 }
 
-fn combine(a: vec3<f32>, b: vec3<f32>) -> vec3<f32> {
+fn combine(a: vec4<f32>, b: vec4<f32>) -> vec4<f32> {
   if (METRIC == 4u) {
-    return max(a, b);
+    return vec4<f32>(max(a.xyz, b.xyz), a.w + b.w);
   }
   return a + b;
 }
@@ -112,12 +136,16 @@ fn scoreSamples(@builtin(workgroup_id) group: vec3<u32>,
                 @builtin(local_invocation_index) lane: u32) {
   let sample = group.x;
   let pixelCount = params.roiHeight * params.roiWidth;
-  var tally = vec3<f32>(0.0);
+  var tally = vec4<f32>(0.0);
   if (sample < params.batchSize) {
     for (var i = lane; i < pixelCount; i += WORKGROUP_SIZE) {
       let y = params.roiTop + i / params.roiWidth;
       let x = params.roiLeft + i % params.roiWidth;
-      tally = combine(tally, pixelTally(activated(sample, y, x), reference[i]));
+      if (rawFinite(sample, y, x)) {
+        tally = combine(tally, vec4<f32>(pixelTally(activated(sample, y, x), reference[i]), 0.0));
+      } else {
+        tally.w += 1.0;
+      }
     }
   }
   partials[lane] = tally;
@@ -131,7 +159,11 @@ fn scoreSamples(@builtin(workgroup_id) group: vec3<u32>,
   }
 
   if (lane == 0u && sample < params.batchSize) {
-    scores[sample] = score(partials[0], f32(pixelCount));
+    if (partials[0].w > 0.0) {
+      scores[sample] = bitcast<f32>(params.nanBits);
+    } else {
+      scores[sample] = score(partials[0].xyz, f32(pixelCount));
+    }
   }
 }
 

@@ -1,0 +1,161 @@
+import { InterventionPlan, NO_TARGET, type BlockGrid, type Region } from '@pdcr/kernels';
+import { CancelledError } from '../errors.ts';
+import type { BatchEvaluator } from '../evaluator.ts';
+import type { SeededRandom } from '../random.ts';
+import type { BlockEffect } from '../result.ts';
+import { EffectTally } from '../statistics.ts';
+
+/** The paper's defaults (DESIGN section 1). */
+export const PAPER_DEFAULTS = { samples: 50, screen: 3, threshold: 0.02 } as const;
+
+export interface EstimationProgress {
+  readonly phase: 'base' | 'screen' | 'estimate';
+  /** Forward passes done and planned so far. */
+  readonly passesDone: number;
+  readonly passesPlanned: number;
+}
+
+export interface PaperEstimation {
+  readonly evaluator: BatchEvaluator;
+  readonly grid: BlockGrid;
+  readonly roi: Region;
+  readonly patchCount: number;
+  readonly samples: number;
+  readonly screen: number;
+  readonly threshold: number;
+  readonly random: SeededRandom;
+  readonly onProgress?: (progress: EstimationProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** One forward pass to run: `block` replaced by `patch`, its effect added to `block`'s tally. */
+interface Draw {
+  readonly block: number;
+  readonly patch: number;
+}
+
+/**
+ * The paper's algorithm exactly: every block outside the RoI is screened with `screen` draws
+ * and counts as 0 when every |M - M0| is below the threshold; the others get `samples` draws,
+ * and a mean below the threshold is recorded as 0. Patches are drawn uniformly with replacement.
+ * Draws of many blocks share each batch, so the model always runs full batches.
+ */
+export async function estimatePaper(options: PaperEstimation): Promise<BlockEffect[]> {
+  const { grid, roi, patchCount, random } = options;
+  const blocks = outsideRoi(grid, roi);
+  const screenRandom = random.fork('screen');
+  const estimateRandom = random.fork('estimate');
+
+  const screenDraws = blocks.flatMap((block) =>
+    Array.from({ length: options.screen }, () => ({
+      block,
+      patch: screenRandom.integer(patchCount),
+    })),
+  );
+  const screenTallies = new Map(blocks.map((block) => [block, new EffectTally()]));
+  const passed = new Set<number>();
+  let planned = screenDraws.length;
+  let done = 0;
+  const report = (phase: EstimationProgress['phase']) =>
+    options.onProgress?.({ phase, passesDone: done, passesPlanned: planned });
+
+  await runDraws(
+    options,
+    screenDraws,
+    screenTallies,
+    (draw, effect) => {
+      if (Math.abs(effect) >= options.threshold) passed.add(draw.block);
+    },
+    (count) => {
+      done += count;
+      report('screen');
+    },
+  );
+
+  const estimated = blocks.filter((block) => passed.has(block));
+  const estimateDraws = estimated.flatMap((block) =>
+    Array.from({ length: options.samples }, () => ({
+      block,
+      patch: estimateRandom.integer(patchCount),
+    })),
+  );
+  planned += estimateDraws.length;
+  const estimateTallies = new Map(estimated.map((block) => [block, new EffectTally()]));
+  await runDraws(
+    options,
+    estimateDraws,
+    estimateTallies,
+    () => {},
+    (count) => {
+      done += count;
+      report('estimate');
+    },
+  );
+
+  return blocks.map((block) => {
+    const tally = estimateTallies.get(block) ?? screenTallies.get(block)!;
+    const ate = tally.mean;
+    const significant = passed.has(block) && Math.abs(ate) >= options.threshold;
+    return blockEffect(grid, block, tally, significant ? ate : 0, significant);
+  });
+}
+
+/** Blocks of the grid that share no pixel with the RoI, in row-major order. */
+export function outsideRoi(grid: BlockGrid, roi: Region): number[] {
+  return Array.from({ length: grid.blockCount }, (_, block) => block).filter(
+    (block) => !grid.overlaps(block, roi),
+  );
+}
+
+export function blockEffect(
+  grid: BlockGrid,
+  block: number,
+  tally: EffectTally,
+  ate: number,
+  significant: boolean,
+): BlockEffect {
+  const region = grid.block(block);
+  const { low, high } = tally.interval();
+  return {
+    ...region,
+    ate,
+    se: tally.standardError,
+    n: tally.count,
+    ciLow: low,
+    ciHigh: high,
+    significant,
+  };
+}
+
+/**
+ * Runs `draws` in full batches; adds each batch's effect sums to the tallies (one accumulator
+ * per block) and hands each draw's own effect to `onEffect`.
+ */
+export async function runDraws(
+  options: { evaluator: BatchEvaluator; grid: BlockGrid; signal?: AbortSignal },
+  draws: readonly Draw[],
+  tallies: Map<number, EffectTally>,
+  onEffect: (draw: Draw, effect: number) => void,
+  onBatch: (count: number) => void,
+): Promise<void> {
+  const { evaluator, grid } = options;
+  for (let start = 0; start < draws.length; start += evaluator.maxBatchSize) {
+    if (options.signal?.aborted) throw new CancelledError();
+    const batch = draws.slice(start, start + evaluator.maxBatchSize);
+    const plan = new InterventionPlan(batch.length, grid.blockCount);
+    const targets = new Uint32Array(batch.length).fill(NO_TARGET);
+    batch.forEach((draw, sample) => {
+      plan.replace(sample, draw.block, draw.patch);
+      targets[sample] = draw.block;
+    });
+    const { scores, effects } = await evaluator.evaluate(plan, targets);
+    const touched = new Set(batch.map((draw) => draw.block));
+    for (const block of touched) {
+      tallies
+        .get(block)!
+        .add(effects[3 * block]!, effects[3 * block + 1]!, effects[3 * block + 2]!);
+    }
+    batch.forEach((draw, sample) => onEffect(draw, scores[sample]! - evaluator.baseScore));
+    onBatch(batch.length);
+  }
+}

@@ -1,0 +1,63 @@
+import type { Region } from '@pdcr/kernels';
+
+export const RESULT_VERSION = 1;
+
+/** One block's treatment effect on the RoI score, as `result.json` lists it. */
+export interface BlockEffect {
+  readonly top: number;
+  readonly left: number;
+  readonly height: number;
+  readonly width: number;
+  /** The map's value: mean of (score - base score) over the draws, or 0 where the preset zeroes it. */
+  readonly ate: number;
+  /** Standard error of the mean effect measured (before any zeroing). */
+  readonly se: number;
+  /** Draws (forward passes) spent on this block. */
+  readonly n: number;
+  /** 95% Student-t interval of the mean effect measured. */
+  readonly ciLow: number;
+  readonly ciHigh: number;
+  /** Whether the preset's decision is that the block has an effect. */
+  readonly significant: boolean;
+}
+
+export interface ModelDescription {
+  readonly path?: string;
+  readonly sha256: string;
+  readonly inputName: string;
+  readonly outputName: string;
+  readonly inputShape: readonly (number | string)[];
+  readonly outputShape: readonly (number | string)[];
+}
+
+/** Everything `result.json` holds (DESIGN section 3). */
+export interface ExplanationResult {
+  readonly version: number;
+  readonly model: ModelDescription;
+  readonly image: { readonly path?: string; readonly height: number; readonly width: number };
+  readonly roi: Region;
+  readonly block: { readonly height: number; readonly width: number };
+  readonly preset: string;
+  readonly seed: number;
+  readonly backend: string;
+  readonly outcome: {
+    readonly metric: string;
+    readonly reference: 'mask' | 'prediction';
+    readonly activation: string;
+    readonly classIndex: number;
+    readonly binarize: number;
+  };
+  readonly parameters: {
+    readonly samples: number;
+    readonly screen: number;
+    readonly threshold: number;
+    readonly preprocessing: string;
+    readonly patches: number;
+    readonly batchSize: number;
+  };
+  readonly baseScore: number;
+  readonly forwardPasses: number;
+  readonly seconds: number;
+  readonly blocks: readonly BlockEffect[];
+  readonly summary: { readonly positive: number; readonly negative: number; readonly zero: number };
+}
