@@ -42,13 +42,13 @@ function decodeModel(bytes: Uint8Array, name: string): InstanceType<typeof onnx.
       },
     );
   }
-  if (!model.graph || model.graph.node.length === 0 || model.graph.output.length === 0) {
+  if (!model.graph || !model.graph.node?.length || !model.graph.output?.length) {
     throw new ModelError(name, 'holds no ONNX graph; give a model exported to ONNX');
   }
   return model;
 }
 
-function describe(value: InstanceType<typeof onnx.ValueInfoProto>): TensorDescription {
+function describe(value: onnxProto.onnx.IValueInfoProto): TensorDescription {
   const tensorType = value.type?.tensorType;
   const dims = (tensorType?.shape?.dim ?? []).map((dim): Dimension => {
     if (dim.dimParam) return dim.dimParam;
@@ -65,19 +65,19 @@ function describe(value: InstanceType<typeof onnx.ValueInfoProto>): TensorDescri
 export function inspectOnnxModel(bytes: Uint8Array, name: string): OnnxModelInfo {
   const model = decodeModel(bytes, name);
   const graph = model.graph!;
-  const initialisers = new Set(graph.initializer.map((tensor) => tensor.name));
+  const initialisers = new Set((graph.initializer ?? []).map((tensor) => tensor.name));
   const operatorCounts: Record<string, number> = {};
-  for (const node of graph.node)
+  for (const node of graph.node ?? [])
     operatorCounts[node.opType ?? '?'] = (operatorCounts[node.opType ?? '?'] ?? 0) + 1;
-  const defaultDomain = model.opsetImport.find(
+  const defaultDomain = (model.opsetImport ?? []).find(
     (opset) => !opset.domain || opset.domain === 'ai.onnx',
   );
   return {
-    inputs: graph.input.filter((input) => !initialisers.has(input.name ?? '')).map(describe),
-    outputs: graph.output.map(describe),
+    inputs: (graph.input ?? []).filter((input) => !initialisers.has(input.name ?? '')).map(describe),
+    outputs: (graph.output ?? []).map(describe),
     opset: Number(defaultDomain?.version ?? 0),
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
-    nodeCount: graph.node.length,
+    nodeCount: graph.node?.length ?? 0,
     operatorCounts,
   };
 }
@@ -129,7 +129,7 @@ export function relaxModelShapes(
   const info = inspectOnnxModel(bytes, name);
   const { input, output } = imageSignature(info, name);
   const names = ['batch', null, 'height', 'width'] as const;
-  for (const value of [...graph.input, ...graph.output]) {
+  for (const value of [...(graph.input ?? []), ...(graph.output ?? [])]) {
     if (value.name !== input.name && value.name !== output.name) continue;
     const dims = value.type?.tensorType?.shape?.dim ?? [];
     names.forEach((symbol, axis) => {

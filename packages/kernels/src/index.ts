@@ -1,3 +1,4 @@
+/// <reference path="./wgsl.d.ts" />
 export { BlockGrid } from './block-grid.ts';
 export { KernelInputError } from './errors.ts';
 export {

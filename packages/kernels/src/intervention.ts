@@ -1,3 +1,4 @@
+/// <reference path="./wgsl.d.ts" />
 import interventionWgsl from './intervention.wgsl?raw';
 import { KernelInputError } from './errors.ts';
 import {

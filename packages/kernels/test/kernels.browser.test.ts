@@ -22,7 +22,7 @@ describe(`kernels in headless Chromium against their CPU references (seeds from 
   let chromium: LaunchedBrowser | undefined;
   let server: LocalServer | undefined;
   let results: CaseResult[] = [];
-  let pageErrors: string[] = [];
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     if (missing) return;

@@ -1,0 +1,39 @@
+import type { BlockGrid, Region } from '@pdcr/kernels';
+import type { BatchEvaluator } from '../evaluator.ts';
+import type { BlockEffect } from '../result.ts';
+import { EffectTally } from '../statistics.ts';
+import { blockEffect, outsideRoi, runDraws, type EstimationProgress } from './paper.ts';
+
+export interface ZeroEstimation {
+  readonly evaluator: BatchEvaluator;
+  readonly grid: BlockGrid;
+  readonly roi: Region;
+  readonly threshold: number;
+  readonly onProgress?: (progress: EstimationProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The paper's ablation: each block outside the RoI replaced by zeros (the bank's one patch),
+ * one pass per block; an effect below the threshold is recorded as 0.
+ */
+export async function estimateZero(options: ZeroEstimation): Promise<BlockEffect[]> {
+  const blocks = outsideRoi(options.grid, options.roi);
+  const tallies = new Map(blocks.map((block) => [block, new EffectTally()]));
+  let done = 0;
+  await runDraws(
+    options,
+    blocks.map((block) => ({ block, patch: 0 })),
+    tallies,
+    () => {},
+    (count) => {
+      done += count;
+      options.onProgress?.({ phase: 'estimate', passesDone: done, passesPlanned: blocks.length });
+    },
+  );
+  return blocks.map((block) => {
+    const tally = tallies.get(block)!;
+    const significant = Math.abs(tally.mean) >= options.threshold;
+    return blockEffect(options.grid, block, tally, significant ? tally.mean : 0, significant);
+  });
+}

@@ -1,0 +1,253 @@
+import {
+  BlockGrid,
+  CpuIntervention,
+  InterventionPlan,
+  NO_TARGET,
+  activatedValue,
+  type Activation,
+  type InterventionSource,
+  type OutcomeMetric,
+  type OutcomeSpec,
+  type PatchBank,
+  type PlanarImage,
+  type Preprocessing,
+  type Region,
+} from '@pdcr/kernels';
+import { ImageError, ModelOutputError, PatchBankError, RegionError } from './errors.ts';
+import type { BatchEvaluator } from './evaluator.ts';
+import { CpuEvaluator, GpuEvaluator } from './evaluators.ts';
+import { cropPlane } from './image-adaptation.ts';
+import { Logger } from './logger.ts';
+import type { ModelRunner } from './model-runner.ts';
+import { estimatePaper, PAPER_DEFAULTS, type EstimationProgress } from './estimation/paper.ts';
+import { estimateZero } from './estimation/zero.ts';
+import { zeroPatchBank } from './patch-banks.ts';
+import { SeededRandom } from './random.ts';
+import { RESULT_VERSION, type BlockEffect, type ExplanationResult } from './result.ts';
+
+export type Preset = 'paper' | 'zero';
+
+export interface OutcomeOptions {
+  readonly activation: Activation;
+  readonly classIndex: number;
+  /** Binarisation threshold of the activated output. */
+  readonly binarize: number;
+  readonly metric: OutcomeMetric;
+}
+
+export interface ExplainOptions {
+  readonly model: ModelRunner;
+  /** The image as the model sees it: its channels and size, values in [0, 1]. */
+  readonly image: PlanarImage;
+  /** Ground truth at the image's size (0/1); without it the model's own prediction is the reference. */
+  readonly mask?: PlanarImage;
+  readonly roi: Region;
+  readonly block: { readonly height: number; readonly width: number };
+  /** Natural patches of the block's size (unused by the `zero` preset). */
+  readonly patchBank?: PatchBank;
+  readonly preprocessing: Preprocessing;
+  readonly outcome: OutcomeOptions;
+  readonly preset: Preset;
+  readonly samples?: number;
+  readonly screen?: number;
+  readonly threshold?: number;
+  readonly seed: number;
+  readonly onProgress?: (progress: EstimationProgress) => void;
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+}
+
+/**
+ * Explains why `model` segments the RoI of `image` as it does: the average treatment effect of
+ * each block outside the RoI on the RoI's score, by the chosen preset.
+ *
+ * @example
+ * const result = await explain({ model, image, roi: { top: 72, left: 88, height: 32, width: 32 },
+ *   block: { height: 8, width: 8 }, patchBank, preprocessing: { kind: 'none' },
+ *   outcome: { activation: 'none', classIndex: 0, binarize: 0.5, metric: 'hardDice' },
+ *   preset: 'paper', seed: 0 });
+ */
+export async function explain(options: ExplainOptions): Promise<ExplanationResult> {
+  const started = performance.now();
+  const { model, image, roi, preset } = options;
+  const samples = options.samples ?? PAPER_DEFAULTS.samples;
+  const screen = options.screen ?? PAPER_DEFAULTS.screen;
+  const threshold = options.threshold ?? PAPER_DEFAULTS.threshold;
+  validateInputs(options);
+
+  const grid = new BlockGrid(image.height, image.width, options.block.height, options.block.width);
+  const patchBank = preset === 'zero' ? zeroPatchBank(image.channels, grid.blockHeight, grid.blockWidth) : options.patchBank!;
+  const source: InterventionSource = { image, patchBank, grid, preprocessing: options.preprocessing };
+  const reference = options.mask ? cropPlane(options.mask, roi) : await predictedReference(options, source);
+  const spec: OutcomeSpec = {
+    classes: model.output.channels,
+    height: model.output.height,
+    width: model.output.width,
+    roi,
+    classIndex: options.outcome.classIndex,
+    activation: options.outcome.activation,
+    metric: options.outcome.metric,
+    threshold: options.outcome.binarize,
+    reference,
+    accumulatorCount: grid.blockCount,
+  };
+
+  const evaluator: BatchEvaluator =
+    model.backend === 'webgpu' ? await GpuEvaluator.create(model, source, spec) : new CpuEvaluator(model, source, spec);
+  try {
+    const base = await evaluator.evaluate(new InterventionPlan(1, grid.blockCount), Uint32Array.of(NO_TARGET));
+    const baseScore = base.scores[0]!;
+    evaluator.setBaseScore(baseScore);
+    options.onProgress?.({ phase: 'base', passesDone: 1, passesPlanned: 1 });
+
+    const common = { evaluator, grid, roi, threshold, ...progressAndSignal(options) };
+    const blocks =
+      preset === 'zero'
+        ? await estimateZero(common)
+        : await estimatePaper({
+            ...common,
+            patchCount: patchBank.count,
+            samples,
+            screen,
+            random: new SeededRandom(options.seed),
+          });
+
+    return {
+      version: RESULT_VERSION,
+      model: {
+        sha256: model.sha256,
+        inputName: model.signature.input.name,
+        outputName: model.signature.output.name,
+        inputShape: model.signature.input.dims,
+        outputShape: model.signature.output.dims,
+      },
+      image: { height: image.height, width: image.width },
+      roi: { ...roi },
+      block: { height: grid.blockHeight, width: grid.blockWidth },
+      preset,
+      seed: options.seed,
+      backend: evaluator.backend,
+      outcome: {
+        metric: options.outcome.metric,
+        reference: options.mask ? 'mask' : 'prediction',
+        activation: options.outcome.activation,
+        classIndex: options.outcome.classIndex,
+        binarize: options.outcome.binarize,
+      },
+      parameters: {
+        samples: preset === 'zero' ? 1 : samples,
+        screen: preset === 'zero' ? 0 : screen,
+        threshold,
+        preprocessing: describePreprocessing(options.preprocessing),
+        patches: patchBank.count,
+        batchSize: evaluator.maxBatchSize,
+      },
+      baseScore,
+      forwardPasses: evaluator.forwardPasses,
+      seconds: (performance.now() - started) / 1000,
+      blocks,
+      summary: summarise(blocks),
+    };
+  } finally {
+    await evaluator.dispose();
+  }
+}
+
+function progressAndSignal(options: ExplainOptions) {
+  return {
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+}
+
+function validateInputs(options: ExplainOptions): void {
+  const { image, roi, block, mask, model, preset, patchBank } = options;
+  const { height, width } = image;
+  if (image.channels !== model.input.channels || height !== model.input.height || width !== model.input.width) {
+    throw new ImageError(
+      'image',
+      `is ${image.channels}x${height}x${width} but the model takes ${model.input.channels}x${model.input.height}x${model.input.width}; adapt it first`,
+    );
+  }
+  const inside =
+    [roi.top, roi.left, roi.height, roi.width].every(Number.isInteger) &&
+    roi.top >= 0 &&
+    roi.left >= 0 &&
+    roi.height > 0 &&
+    roi.width > 0 &&
+    roi.top + roi.height <= height &&
+    roi.left + roi.width <= width;
+  if (!inside) {
+    throw new RegionError(
+      'roi',
+      `${roi.top},${roi.left},${roi.height},${roi.width} does not lie inside the ${height}x${width} image ` +
+        '(rows and columns as the model sees it, after any resize); give TOP,LEFT,HEIGHT,WIDTH within it',
+    );
+  }
+  if (!Number.isInteger(block.height) || !Number.isInteger(block.width) || block.height < 1 || block.width < 1 ||
+      block.height > height || block.width > width) {
+    throw new RegionError('block', `${block.height}x${block.width} does not fit the ${height}x${width} image`);
+  }
+  if (mask && (mask.height !== height || mask.width !== width)) {
+    throw new ImageError('mask', `is ${mask.height}x${mask.width} but the image is ${height}x${width}; give the mask of this image`);
+  }
+  if (preset !== 'zero') {
+    if (!patchBank || patchBank.count === 0) {
+      throw new PatchBankError('patches', 'the patch bank is empty; give --patches DIR or --patches-from IMAGE');
+    }
+    if (patchBank.height !== block.height || patchBank.width !== block.width) {
+      throw new PatchBankError(
+        'patches',
+        `are ${patchBank.height}x${patchBank.width} but blocks are ${block.height}x${block.width}; use patches of the block size`,
+      );
+    }
+  }
+}
+
+/**
+ * The model's own prediction on the untouched image, inside the RoI, binarised: the reference
+ * when no ground truth is given. One pass on the CPU path, whatever the backend.
+ */
+async function predictedReference(options: ExplainOptions, source: InterventionSource): Promise<Float32Array> {
+  const { model, roi, outcome } = options;
+  const batch = new Float32Array(model.inputSize);
+  new CpuIntervention(source).run(new InterventionPlan(1, source.grid.blockCount), batch);
+  const output = await model.run(batch, 1);
+  const spec = {
+    classes: model.output.channels,
+    height: model.output.height,
+    width: model.output.width,
+    classIndex: outcome.classIndex,
+    activation: outcome.activation,
+  } as OutcomeSpec;
+  const reference = new Float32Array(roi.height * roi.width);
+  for (let r = 0; r < roi.height; r++) {
+    for (let q = 0; q < roi.width; q++) {
+      const value = activatedValue(spec, output, 0, roi.top + r, roi.left + q);
+      if (!Number.isFinite(value)) {
+        throw new ModelOutputError(model.name, 'produced NaN or infinite values inside the RoI of the untouched image');
+      }
+      reference[r * roi.width + q] = value > outcome.binarize ? 1 : 0;
+    }
+  }
+  return reference;
+}
+
+function describePreprocessing(preprocessing: Preprocessing): string {
+  switch (preprocessing.kind) {
+    case 'none':
+      return 'none';
+    case 'zscore':
+      return 'zscore';
+    case 'meanStd':
+      return `${preprocessing.mean.join(',')}/${preprocessing.std.join(',')}`;
+  }
+}
+
+export function summarise(blocks: readonly BlockEffect[]): ExplanationResult['summary'] {
+  return {
+    positive: blocks.filter((block) => block.ate > 0).length,
+    negative: blocks.filter((block) => block.ate < 0).length,
+    zero: blocks.filter((block) => block.ate === 0).length,
+  };
+}
