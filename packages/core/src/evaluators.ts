@@ -94,11 +94,21 @@ export class GpuEvaluator implements BatchEvaluator {
     });
   }
 
-  static async create(model: ModelRunner, source: InterventionSource, spec: OutcomeSpec): Promise<GpuEvaluator> {
+  static async create(
+    model: ModelRunner,
+    source: InterventionSource,
+    spec: OutcomeSpec,
+  ): Promise<GpuEvaluator> {
     const device = await model.gpuDevice();
-    if (!device) throw new BackendError('backend', `the model runs on ${model.backend}, not on WebGPU`);
+    if (!device)
+      throw new BackendError('backend', `the model runs on ${model.backend}, not on WebGPU`);
     const options = { maxBatchSize: model.maxBatchSize };
-    return new GpuEvaluator(model, new GpuIntervention(device, source, options), new GpuOutcome(device, spec, options), device);
+    return new GpuEvaluator(
+      model,
+      new GpuIntervention(device, source, options),
+      new GpuOutcome(device, spec, options),
+      device,
+    );
   }
 
   setBaseScore(score: number): void {

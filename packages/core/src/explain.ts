@@ -76,9 +76,19 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
   validateInputs(options);
 
   const grid = new BlockGrid(image.height, image.width, options.block.height, options.block.width);
-  const patchBank = preset === 'zero' ? zeroPatchBank(image.channels, grid.blockHeight, grid.blockWidth) : options.patchBank!;
-  const source: InterventionSource = { image, patchBank, grid, preprocessing: options.preprocessing };
-  const reference = options.mask ? cropPlane(options.mask, roi) : await predictedReference(options, source);
+  const patchBank =
+    preset === 'zero'
+      ? zeroPatchBank(image.channels, grid.blockHeight, grid.blockWidth)
+      : options.patchBank!;
+  const source: InterventionSource = {
+    image,
+    patchBank,
+    grid,
+    preprocessing: options.preprocessing,
+  };
+  const reference = options.mask
+    ? cropPlane(options.mask, roi)
+    : await predictedReference(options, source);
   const spec: OutcomeSpec = {
     classes: model.output.channels,
     height: model.output.height,
@@ -93,9 +103,14 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
   };
 
   const evaluator: BatchEvaluator =
-    model.backend === 'webgpu' ? await GpuEvaluator.create(model, source, spec) : new CpuEvaluator(model, source, spec);
+    model.backend === 'webgpu'
+      ? await GpuEvaluator.create(model, source, spec)
+      : new CpuEvaluator(model, source, spec);
   try {
-    const base = await evaluator.evaluate(new InterventionPlan(1, grid.blockCount), Uint32Array.of(NO_TARGET));
+    const base = await evaluator.evaluate(
+      new InterventionPlan(1, grid.blockCount),
+      Uint32Array.of(NO_TARGET),
+    );
     const baseScore = base.scores[0]!;
     evaluator.setBaseScore(baseScore);
     options.onProgress?.({ phase: 'base', passesDone: 1, passesPlanned: 1 });
@@ -163,7 +178,11 @@ function progressAndSignal(options: ExplainOptions) {
 function validateInputs(options: ExplainOptions): void {
   const { image, roi, block, mask, model, preset, patchBank } = options;
   const { height, width } = image;
-  if (image.channels !== model.input.channels || height !== model.input.height || width !== model.input.width) {
+  if (
+    image.channels !== model.input.channels ||
+    height !== model.input.height ||
+    width !== model.input.width
+  ) {
     throw new ImageError(
       'image',
       `is ${image.channels}x${height}x${width} but the model takes ${model.input.channels}x${model.input.height}x${model.input.width}; adapt it first`,
@@ -184,16 +203,31 @@ function validateInputs(options: ExplainOptions): void {
         '(rows and columns as the model sees it, after any resize); give TOP,LEFT,HEIGHT,WIDTH within it',
     );
   }
-  if (!Number.isInteger(block.height) || !Number.isInteger(block.width) || block.height < 1 || block.width < 1 ||
-      block.height > height || block.width > width) {
-    throw new RegionError('block', `${block.height}x${block.width} does not fit the ${height}x${width} image`);
+  if (
+    !Number.isInteger(block.height) ||
+    !Number.isInteger(block.width) ||
+    block.height < 1 ||
+    block.width < 1 ||
+    block.height > height ||
+    block.width > width
+  ) {
+    throw new RegionError(
+      'block',
+      `${block.height}x${block.width} does not fit the ${height}x${width} image`,
+    );
   }
   if (mask && (mask.height !== height || mask.width !== width)) {
-    throw new ImageError('mask', `is ${mask.height}x${mask.width} but the image is ${height}x${width}; give the mask of this image`);
+    throw new ImageError(
+      'mask',
+      `is ${mask.height}x${mask.width} but the image is ${height}x${width}; give the mask of this image`,
+    );
   }
   if (preset !== 'zero') {
     if (!patchBank || patchBank.count === 0) {
-      throw new PatchBankError('patches', 'the patch bank is empty; give --patches DIR or --patches-from IMAGE');
+      throw new PatchBankError(
+        'patches',
+        'the patch bank is empty; give --patches DIR or --patches-from IMAGE',
+      );
     }
     if (patchBank.height !== block.height || patchBank.width !== block.width) {
       throw new PatchBankError(
@@ -208,7 +242,10 @@ function validateInputs(options: ExplainOptions): void {
  * The model's own prediction on the untouched image, inside the RoI, binarised: the reference
  * when no ground truth is given. One pass on the CPU path, whatever the backend.
  */
-async function predictedReference(options: ExplainOptions, source: InterventionSource): Promise<Float32Array> {
+async function predictedReference(
+  options: ExplainOptions,
+  source: InterventionSource,
+): Promise<Float32Array> {
   const { model, roi, outcome } = options;
   const batch = new Float32Array(model.inputSize);
   new CpuIntervention(source).run(new InterventionPlan(1, source.grid.blockCount), batch);
@@ -225,7 +262,10 @@ async function predictedReference(options: ExplainOptions, source: InterventionS
     for (let q = 0; q < roi.width; q++) {
       const value = activatedValue(spec, output, 0, roi.top + r, roi.left + q);
       if (!Number.isFinite(value)) {
-        throw new ModelOutputError(model.name, 'produced NaN or infinite values inside the RoI of the untouched image');
+        throw new ModelOutputError(
+          model.name,
+          'produced NaN or infinite values inside the RoI of the untouched image',
+        );
       }
       reference[r * roi.width + q] = value > outcome.binarize ? 1 : 0;
     }

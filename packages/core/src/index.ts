@@ -1,8 +1,19 @@
 export * from './errors.ts';
-export { explain, summarise, type ExplainOptions, type OutcomeOptions, type Preset } from './explain.ts';
+export {
+  explain,
+  summarise,
+  type ExplainOptions,
+  type OutcomeOptions,
+  type Preset,
+} from './explain.ts';
 export type { BatchEvaluator } from './evaluator.ts';
 export { CpuEvaluator, GpuEvaluator } from './evaluators.ts';
-export { estimatePaper, outsideRoi, PAPER_DEFAULTS, type EstimationProgress } from './estimation/paper.ts';
+export {
+  estimatePaper,
+  outsideRoi,
+  PAPER_DEFAULTS,
+  type EstimationProgress,
+} from './estimation/paper.ts';
 export { estimateZero } from './estimation/zero.ts';
 export * from './image-adaptation.ts';
 export { decodeImage, type RasterImage } from './images.ts';
@@ -17,8 +28,19 @@ export {
   type OrtModule,
   type OrtRuntimes,
 } from './model-runner.ts';
-export { imageSignature, inspectOnnxModel, relaxModelShapes, type OnnxModelInfo, type TensorDescription } from './onnx-model.ts';
+export {
+  imageSignature,
+  inspectOnnxModel,
+  relaxModelShapes,
+  type OnnxModelInfo,
+  type TensorDescription,
+} from './onnx-model.ts';
 export { cutPatchBank, patchBankFromImages, zeroPatchBank } from './patch-banks.ts';
 export { SeededRandom } from './random.ts';
-export { RESULT_VERSION, type BlockEffect, type ExplanationResult, type ModelDescription } from './result.ts';
+export {
+  RESULT_VERSION,
+  type BlockEffect,
+  type ExplanationResult,
+  type ModelDescription,
+} from './result.ts';
 export { CONFIDENCE_LEVEL, EffectTally } from './statistics.ts';

@@ -86,33 +86,65 @@ export class ModelRunner {
     const info = inspectOnnxModel(bytes, name);
     const signature = imageSignature(info, name);
     const [declaredBatch, declaredChannels, declaredHeight, declaredWidth] = signature.input.dims;
-    const channels = typeof declaredChannels === 'number' ? declaredChannels : (options.channels ?? 1);
+    const channels =
+      typeof declaredChannels === 'number' ? declaredChannels : (options.channels ?? 1);
     if (options.channels !== undefined && options.channels !== channels) {
-      throw new ModelError(name, `takes ${channels} input channels; --channels ${options.channels} does not fit it`);
+      throw new ModelError(
+        name,
+        `takes ${channels} input channels; --channels ${options.channels} does not fit it`,
+      );
     }
     const fixedSize = typeof declaredHeight === 'number' && typeof declaredWidth === 'number';
     const size =
       options.size === 'image' || (!fixedSize && options.size === undefined)
         ? options.imageSize
         : (options.size ?? { height: declaredHeight as number, width: declaredWidth as number });
-    const relaxSpatial = fixedSize && (size.height !== declaredHeight || size.width !== declaredWidth);
-    const input = { channels, ...size };
+    const relaxSpatial =
+      fixedSize && (size.height !== declaredHeight || size.width !== declaredWidth);
+    const input = { channels, height: size.height, width: size.width };
     const requestedBatch = options.maxBatchSize ?? defaultBatchSize(size);
 
-    const backend = await chooseBackend(options);
-    const ort = await loadRuntime(options.runtimes, backend);
+    let backend = await chooseBackend(options);
+    let ort = await loadRuntime(options.runtimes, backend);
     const sha256 = await digest(bytes);
     const fixedBatch = typeof declaredBatch === 'number';
     const relaxed = relaxModelShapes(bytes, name, { relaxBatch: true, relaxSpatial });
-    let session = await createSession(ort, relaxed, backend, name);
+    let session: Session;
+    try {
+      session = await createSession(ort, relaxed, backend, name);
+    } catch (error) {
+      // `auto` promises WebGPU only where the model runs on it.
+      if (options.backend !== 'auto' || backend !== 'webgpu') throw error;
+      backend = options.runtimes.cpu ? 'cpu' : 'wasm';
+      logger.warn(
+        `${name}: does not run on WebGPU (${(error as Error).message}); running on ${backend}`,
+      );
+      ort = await loadRuntime(options.runtimes, backend);
+      session = await createSession(ort, relaxed, backend, name);
+    }
     let maxBatchSize = requestedBatch;
     if (fixedBatch && requestedBatch > 1 && !(await batchesAgree(ort, session, signature, input))) {
-      logger.warn(`${name}: a batch of two does not give what two single runs give; running one image at a time`);
+      logger.warn(
+        `${name}: a batch of two does not give what two single runs give; running one image at a time`,
+      );
       await session.release();
-      session = await createSession(ort, relaxModelShapes(bytes, name, { relaxBatch: false, relaxSpatial }), backend, name);
+      session = await createSession(
+        ort,
+        relaxModelShapes(bytes, name, { relaxBatch: false, relaxSpatial }),
+        backend,
+        name,
+      );
       maxBatchSize = 1;
     }
-    const probe = await runOnCpu(ort, session, signature, input, new Float32Array(channels * size.height * size.width), 1, name);
+    const probe = await runOnCpu(
+      ort,
+      session,
+      signature,
+      input,
+      new Float32Array(channels * size.height * size.width),
+      1,
+      name,
+    );
     const [, classes, outHeight, outWidth] = probe.dims;
     if (outHeight !== size.height || outWidth !== size.width) {
       throw new ModelError(
@@ -122,8 +154,22 @@ export class ModelRunner {
       );
     }
     const output = { channels: classes!, height: size.height, width: size.width };
-    logger.info(() => `${name}: ${backend}, input ${channels}x${size.height}x${size.width}, batches of ${maxBatchSize}`);
-    return new ModelRunner(name, backend, info, signature, input, output, maxBatchSize, sha256, ort, session);
+    logger.info(
+      () =>
+        `${name}: ${backend}, input ${channels}x${size.height}x${size.width}, batches of ${maxBatchSize}`,
+    );
+    return new ModelRunner(
+      name,
+      backend,
+      info,
+      signature,
+      input,
+      output,
+      maxBatchSize,
+      sha256,
+      ort,
+      session,
+    );
   }
 
   /** Elements of one image as the model takes it. */
@@ -133,7 +179,15 @@ export class ModelRunner {
 
   /** Runs `batchSize` images (B x C x H x W floats) and returns the output (B x K x H x W). */
   async run(batch: Float32Array, batchSize: number): Promise<Float32Array> {
-    const { data } = await runOnCpu(this.ort, this.session, this.signature, this.input, batch, batchSize, this.name);
+    const { data } = await runOnCpu(
+      this.ort,
+      this.session,
+      this.signature,
+      this.input,
+      batch,
+      batchSize,
+      this.name,
+    );
     return data;
   }
 
@@ -173,7 +227,8 @@ export class ModelRunner {
     };
     const results = await this.session.run(feeds);
     const tensor = results[this.signature.output.name]!;
-    for (const [outputName, other] of Object.entries(results)) if (outputName !== this.signature.output.name) other.dispose();
+    for (const [outputName, other] of Object.entries(results))
+      if (outputName !== this.signature.output.name) other.dispose();
     return { buffer: tensor.gpuBuffer as GPUBuffer, release: () => tensor.dispose() };
   }
 
@@ -191,7 +246,8 @@ function defaultBatchSize(size: { height: number; width: number }): number {
 /** Software adapters (SwiftShader, llvmpipe) run compute on the CPU, far slower than onnxruntime's CPU provider. */
 export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  const text =
+    `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
   return info.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|software/.test(text);
 }
 
@@ -199,7 +255,10 @@ async function chooseBackend(options: ModelLoadOptions): Promise<Backend> {
   const { runtimes, backend } = options;
   if (backend !== 'auto') {
     if (!runtimes[backend]) {
-      throw new BackendError('backend', `${backend} is not available here; choose one of ${availableBackends(runtimes).join(', ')}`);
+      throw new BackendError(
+        'backend',
+        `${backend} is not available here; choose one of ${availableBackends(runtimes).join(', ')}`,
+      );
     }
     return backend;
   }
@@ -218,12 +277,23 @@ async function loadRuntime(runtimes: OrtRuntimes, backend: Backend): Promise<Ort
   try {
     return await runtimes[backend]!();
   } catch (error) {
-    throw new BackendError('backend', `could not load onnxruntime for ${backend}: ${(error as Error).message}`, { cause: error });
+    throw new BackendError(
+      'backend',
+      `could not load onnxruntime for ${backend}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
-async function createSession(ort: OrtModule, bytes: Uint8Array, backend: Backend, name: string): Promise<Session> {
-  const executionProviders = [backend === 'webgpu' ? 'webgpu' : backend === 'wasm' ? 'wasm' : 'cpu'];
+async function createSession(
+  ort: OrtModule,
+  bytes: Uint8Array,
+  backend: Backend,
+  name: string,
+): Promise<Session> {
+  const executionProviders = [
+    backend === 'webgpu' ? 'webgpu' : backend === 'wasm' ? 'wasm' : 'cpu',
+  ];
   try {
     return await ort.InferenceSession.create(bytes, {
       executionProviders,
@@ -231,7 +301,11 @@ async function createSession(ort: OrtModule, bytes: Uint8Array, backend: Backend
       ...(backend === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
     });
   } catch (error) {
-    throw new ModelError(name, `onnxruntime (${backend}) could not load it: ${(error as Error).message}`, { cause: error });
+    throw new ModelError(
+      name,
+      `onnxruntime (${backend}) could not load it: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -246,17 +320,28 @@ async function runOnCpu(
 ): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const { channels, height, width } = input;
   const length = batchSize * channels * height * width;
-  const tensor = new ort.Tensor('float32', batch.subarray(0, length), [batchSize, channels, height, width]);
+  const tensor = new ort.Tensor('float32', batch.subarray(0, length), [
+    batchSize,
+    channels,
+    height,
+    width,
+  ]);
   let results: Awaited<ReturnType<Session['run']>>;
   try {
     results = await session.run({ [signature.input.name]: tensor });
   } catch (error) {
-    throw new ModelError(name, `failed to run on a ${batchSize}x${channels}x${height}x${width} input: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new ModelError(
+      name,
+      `failed to run on a ${batchSize}x${channels}x${height}x${width} input: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   const output = results[signature.output.name]!;
-  const data = (output.location === 'gpu-buffer' ? await output.getData(true) : output.data) as Float32Array;
+  const data = (
+    output.location === 'gpu-buffer' ? await output.getData(true) : output.data
+  ) as Float32Array;
   for (const other of Object.values(results)) if (other !== output) other.dispose();
   return { data, dims: output.dims };
 }
@@ -272,16 +357,31 @@ async function batchesAgree(
   const pair = new Float32Array(2 * size);
   for (let i = 0; i < pair.length; i++) pair[i] = ((i * 2654435761) % 1000) / 1000;
   try {
-    const batched = (await runOnCpu(ort, session, signature, input, pair, 2, signature.input.name)).data;
-    const first = (await runOnCpu(ort, session, signature, input, pair.subarray(0, size), 1, signature.input.name)).data;
-    const second = (await runOnCpu(ort, session, signature, input, pair.subarray(size), 1, signature.input.name)).data;
+    const batched = (await runOnCpu(ort, session, signature, input, pair, 2, signature.input.name))
+      .data;
+    const first = (
+      await runOnCpu(
+        ort,
+        session,
+        signature,
+        input,
+        pair.subarray(0, size),
+        1,
+        signature.input.name,
+      )
+    ).data;
+    const second = (
+      await runOnCpu(ort, session, signature, input, pair.subarray(size), 1, signature.input.name)
+    ).data;
     const singles = new Float32Array(first.length + second.length);
     singles.set(first);
     singles.set(second, first.length);
     if (batched.length !== singles.length) return false;
     let scale = 1;
     for (const value of singles) scale = Math.max(scale, Math.abs(value));
-    return batched.every((value, i) => Math.abs(value - singles[i]!) <= BATCH_CHECK_TOLERANCE * scale);
+    return batched.every(
+      (value, i) => Math.abs(value - singles[i]!) <= BATCH_CHECK_TOLERANCE * scale,
+    );
   } catch {
     return false;
   }

@@ -73,7 +73,9 @@ export function inspectOnnxModel(bytes: Uint8Array, name: string): OnnxModelInfo
     (opset) => !opset.domain || opset.domain === 'ai.onnx',
   );
   return {
-    inputs: (graph.input ?? []).filter((input) => !initialisers.has(input.name ?? '')).map(describe),
+    inputs: (graph.input ?? [])
+      .filter((input) => !initialisers.has(input.name ?? ''))
+      .map(describe),
     outputs: (graph.output ?? []).map(describe),
     opset: Number(defaultDomain?.version ?? 0),
     producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),

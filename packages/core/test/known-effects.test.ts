@@ -35,7 +35,8 @@ function bank(low: number, high: number) {
 }
 
 const mask = { channels: 1, height: HEIGHT, width: WIDTH, data: new Float32Array(HEIGHT * WIDTH) };
-for (let y = roi.top; y < roi.top + roi.height; y++) mask.data.fill(1, y * WIDTH + roi.left, y * WIDTH + roi.left + roi.width);
+for (let y = roi.top; y < roi.top + roi.height; y++)
+  mask.data.fill(1, y * WIDTH + roi.left, y * WIDTH + roi.left + roi.width);
 
 // Reference Dice: left half of the RoI predicted, right half not: 2 * 64 / (64 + 128 + 1e-10).
 const BASE_DICE = 12800 / (192 + 1e-10);
@@ -44,7 +45,15 @@ const HINDERER_FLIPPED = 100 * (256 / (256 + 1e-10)) - BASE_DICE;
 
 async function loadStepModel(fixedBatch: boolean) {
   return ModelRunner.load({
-    bytes: stepModel({ height: HEIGHT, width: WIDTH, roi, helper, hinderer, level: LEVEL, fixedBatch }),
+    bytes: stepModel({
+      height: HEIGHT,
+      width: WIDTH,
+      roi,
+      helper,
+      hinderer,
+      level: LEVEL,
+      fixedBatch,
+    }),
     name: 'step.onnx',
     runtimes: nodeRuntimes(),
     backend: 'cpu',

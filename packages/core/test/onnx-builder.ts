@@ -32,15 +32,42 @@ export class GraphBuilder {
   }
 
   /** Adds a node and returns its (single) output's name. */
-  node(opType: string, inputs: string[], attributes: onnxProto.onnx.IAttributeProto[] = []): string {
+  node(
+    opType: string,
+    inputs: string[],
+    attributes: onnxProto.onnx.IAttributeProto[] = [],
+  ): string {
     const output = this.fresh(opType.toLowerCase());
-    this.nodes.push({ opType, input: inputs, output: [output], name: output, attribute: attributes });
+    this.nodes.push({
+      opType,
+      input: inputs,
+      output: [output],
+      name: output,
+      attribute: attributes,
+    });
     return output;
   }
 
   /** The serialised model: one float input `image` and one float output `map`, N x C x H x W. */
-  build(result: string, input: { channels: number; height: number | string; width: number | string },
-        output: { channels: number; height: number | string; width: number | string }, batch: number | string = 'N'): Uint8Array {
+  build(
+    result: string,
+    input: { channels: number; height: number | string; width: number | string },
+    output: { channels: number; height: number | string; width: number | string },
+    batch: number | string = 'N',
+  ): Uint8Array {
+    return this.buildWithShapes(
+      result,
+      [batch, input.channels, input.height, input.width],
+      [batch, output.channels, output.height, output.width],
+    );
+  }
+
+  /** The serialised model with the input and output declared with any shapes. */
+  buildWithShapes(
+    result: string,
+    inputDims: (number | string)[],
+    outputDims: (number | string)[],
+  ): Uint8Array {
     const shape = (dims: (number | string)[]) => ({
       dim: dims.map((dim) => (typeof dim === 'number' ? { dimValue: dim } : { dimParam: dim })),
     });
@@ -57,8 +84,8 @@ export class GraphBuilder {
         name: 'test',
         node: this.nodes,
         initializer: this.initialisers,
-        input: [valueInfo('image', [batch, input.channels, input.height, input.width])],
-        output: [valueInfo('map', [batch, output.channels, output.height, output.width])],
+        input: [valueInfo('image', inputDims)],
+        output: [valueInfo('map', outputDims)],
       },
     });
     return onnx.ModelProto.encode(model).finish();
@@ -100,12 +127,22 @@ export function stepModel(options: {
       graph.ints([region.top + region.height, region.left + region.width]),
       graph.ints([2, 3]),
     ]);
-    return graph.node('ReduceMean', [slice], [{ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [2, 3] }]);
+    return graph.node(
+      'ReduceMean',
+      [slice],
+      [{ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [2, 3] }],
+    );
   };
   // Large gains make the step sharp: means a hundredth away from the level saturate.
   const gain = 1000;
-  const helped = graph.node('Mul', [graph.node('Sub', [regionMean(helper), graph.floats([level], [1])]), graph.floats([gain], [1])]);
-  const hindered = graph.node('Mul', [graph.node('Sub', [regionMean(hinderer), graph.floats([level], [1])]), graph.floats([-gain], [1])]);
+  const helped = graph.node('Mul', [
+    graph.node('Sub', [regionMean(helper), graph.floats([level], [1])]),
+    graph.floats([gain], [1]),
+  ]);
+  const hindered = graph.node('Mul', [
+    graph.node('Sub', [regionMean(hinderer), graph.floats([level], [1])]),
+    graph.floats([-gain], [1]),
+  ]);
 
   const left = new Float32Array(height * width);
   const right = new Float32Array(height * width);

@@ -1,4 +1,3 @@
-/// <reference path="./wgsl.d.ts" />
 export { BlockGrid } from './block-grid.ts';
 export { KernelInputError } from './errors.ts';
 export {

@@ -1,4 +1,3 @@
-/// <reference path="./wgsl.d.ts" />
 import interventionWgsl from './intervention.wgsl?raw';
 import { KernelInputError } from './errors.ts';
 import {

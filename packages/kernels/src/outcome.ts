@@ -1,4 +1,3 @@
-/// <reference path="./wgsl.d.ts" />
 import outcomeWgsl from './outcome.wgsl?raw';
 import { KernelInputError } from './errors.ts';
 import { createBuffer, kernelFamily, writeToBuffer, type KernelFamily } from './kernel-family.ts';

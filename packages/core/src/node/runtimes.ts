@@ -14,7 +14,11 @@ export function provideWebGpuToNode(): void {
   if (webgpuReady) return;
   const gpu = dawnGpu();
   if (!('navigator' in globalThis) || !(globalThis.navigator as Navigator | undefined)?.gpu) {
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { gpu },
+      configurable: true,
+      writable: true,
+    });
   }
   const writeBuffer = GPUQueue.prototype.writeBuffer;
   GPUQueue.prototype.writeBuffer = function (

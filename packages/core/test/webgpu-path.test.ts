@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { dawnGpu } from '@pdcr/kernels/node';
+import {
+  cutPatchBank,
+  explain,
+  Logger,
+  ModelRunner,
+  SeededRandom,
+  type Backend,
+} from '../src/index.ts';
+import { nodeRuntimes } from '../src/node/index.ts';
+import { dsbCrop, nucleiModelBytes } from './fixtures.ts';
+
+// SwiftShader runs the U-Net at seconds per pass: the crop and the draws are kept small.
+const CROP = { top: 400, left: 112, height: 32, width: 32 };
+const ROI = { top: 8, left: 8, height: 16, width: 16 };
+const logger = new Logger('silent');
+
+async function explainOn(backend: Backend) {
+  const { image, mask } = await dsbCrop(CROP);
+  const runner = await ModelRunner.load({
+    bytes: await nucleiModelBytes(),
+    name: 'unet2d-nuclei-broad.onnx',
+    runtimes: nodeRuntimes(),
+    backend,
+    imageSize: CROP,
+    size: 'image',
+    maxBatchSize: 16,
+    logger,
+  });
+  try {
+    return await explain({
+      model: runner,
+      image,
+      mask,
+      roi: ROI,
+      block: { height: 8, width: 8 },
+      patchBank: cutPatchBank([image], 32, 8, 8, new SeededRandom(5).fork('bank'), ROI),
+      preprocessing: { kind: 'zscore', epsilon: 1e-6 },
+      outcome: { activation: 'sigmoid', classIndex: 0, binarize: 0.5, metric: 'hardDice' },
+      preset: 'paper',
+      screen: 2,
+      samples: 4,
+      seed: 5,
+    });
+  } finally {
+    await runner.release();
+  }
+}
+
+describe('the zero-copy WebGPU path (onnxruntime-web on Dawn)', () => {
+  it('gives the CPU path map on the nuclei U-Net', { timeout: 600_000 }, async (context) => {
+    if (!(await dawnGpu().requestAdapter())) {
+      const why = "no WebGPU adapter: install Debian's chromium (SwiftShader) and libvulkan1";
+      if (process.env['CI']) throw new Error(why);
+      console.warn(`skipping: ${why}`);
+      context.skip(why);
+    }
+    const cpu = await explainOn('cpu');
+    const gpu = await explainOn('webgpu');
+    expect(gpu.backend).toBe('webgpu');
+    expect(gpu.forwardPasses).toBe(cpu.forwardPasses);
+    expect(gpu.baseScore).toBeCloseTo(cpu.baseScore, 3);
+    expect(gpu.blocks.map((block) => block.significant)).toEqual(
+      cpu.blocks.map((block) => block.significant),
+    );
+    for (const [i, block] of gpu.blocks.entries()) {
+      expect(block.ate, `block ${block.top},${block.left}`).toBeCloseTo(cpu.blocks[i]!.ate, 3);
+      expect(block.n).toBe(cpu.blocks[i]!.n);
+    }
+  });
+});
