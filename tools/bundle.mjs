@@ -40,6 +40,14 @@ export async function bundle(entry, { platform, outfile }) {
         ? ['webgpu', 'onnxruntime-node', 'onnxruntime-web', 'puppeteer-core']
         : [],
     sourcemap: 'inline',
+    // CommonJS dependencies bundled into an ES module still call require(): give them one.
+    ...(platform === 'node'
+      ? {
+          banner: {
+            js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+          },
+        }
+      : {}),
     plugins: [rawImports],
     logLevel: 'warning',
     ...(outfile ? { outfile } : { write: false }),

@@ -44,3 +44,4 @@ export {
   type ModelDescription,
 } from './result.ts';
 export { CONFIDENCE_LEVEL, EffectTally } from './statistics.ts';
+export * from './outputs/index.ts';

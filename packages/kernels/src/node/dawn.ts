@@ -1,6 +1,8 @@
 // Node-only entry point (`@pdcr/kernels/node`): WebGPU in Node through Dawn (the `webgpu`
 // package). Browsers have navigator.gpu and never load this file.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { create, globals } from 'webgpu';
 
 /** Debian's Chromium ships SwiftShader, a Vulkan driver that gives Dawn an adapter without a GPU. */
@@ -16,6 +18,12 @@ export function dawnGpu(): GPU {
   if (!gpu) {
     if (!process.env['VK_ICD_FILENAMES'] && existsSync(SWIFTSHADER_ICD)) {
       process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
+    }
+    if (!process.env['XDG_RUNTIME_DIR']) {
+      // Without it the Vulkan loader prints an error line on every start, into the user's stderr.
+      const runtimeDir = path.join(tmpdir(), `pdcr-runtime-${process.getuid?.() ?? 'user'}`);
+      mkdirSync(runtimeDir, { recursive: true, mode: 0o700 });
+      process.env['XDG_RUNTIME_DIR'] = runtimeDir;
     }
     Object.assign(globalThis, globals);
     gpu = create([]);

@@ -1,0 +1,178 @@
+import { Command, Option } from 'commander';
+import { CancelledError, Logger, PdcrError } from '@pdcr/core';
+import { runDemo } from './demo.ts';
+import { runExplainJob } from './explain-job.ts';
+import { runInfo } from './info.ts';
+import {
+  parseActivation,
+  parseBlock,
+  parseNormalize,
+  parseNumber,
+  parseRoi,
+  parseSize,
+  parseWholeNumber,
+} from './options.ts';
+
+interface CommonOptions {
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+function loggerFor(options: CommonOptions): Logger {
+  return new Logger(options.verbose ? 'debug' : options.quiet ? 'silent' : 'warn');
+}
+
+/** Ctrl-C stops the run between batches; nothing partial is written. */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  return controller.signal;
+}
+
+const program = new Command('pdcr')
+  .description(
+    'Explain a segmentation model by causal intervention: which blocks of the image made it segment the RoI as it did.',
+  )
+  .showHelpAfterError('(run pdcr <command> --help for the flags)');
+
+program
+  .command('explain')
+  .description('Map the average treatment effect of every block on the RoI score.')
+  .requiredOption('--model <file>', 'ONNX segmentation model')
+  .requiredOption('--image <file>', 'image to explain (PNG, JPEG or TIFF, 8 or 16 bit)')
+  .option('--mask <file>', "ground-truth mask (default: the model's own prediction)")
+  .requiredOption(
+    '--roi <top,left,height,width>',
+    'region of interest, in the pixels the model sees',
+    parseRoi,
+  )
+  .option('--block <n|h,w>', 'block size', parseBlock, { height: 8, width: 8 })
+  .option('--patches <dir>', "folder of patch images of the block size (the paper's bank format)")
+  .option(
+    '--patches-from <images...>',
+    'cut patches at random from these images (default: the image itself, away from the RoI)',
+  )
+  .option('--patch-count <n>', 'patches to cut with --patches-from', parseWholeNumber(1), 1000)
+  .addOption(
+    new Option(
+      '--preset <name>',
+      "estimation preset: the paper's algorithm, or its zero-occlusion ablation",
+    )
+      .choices(['paper', 'zero'])
+      .default('paper'),
+  )
+  .option('--samples <n>', 'estimation draws per block (paper: 50)', parseWholeNumber(1))
+  .option('--screen <n>', 'screening draws per block (paper: 3)', parseWholeNumber(1))
+  .option(
+    '--threshold <t>',
+    'effects below this, in Dice points, count as zero (paper: 0.02)',
+    parseNumber,
+  )
+  .option('--seed <s>', 'seed of every random draw', parseWholeNumber(0), 0)
+  .addOption(
+    new Option('--backend <name>', 'where the model runs')
+      .choices(['auto', 'webgpu', 'wasm', 'cpu'])
+      .default('auto'),
+  )
+  .option(
+    '--out <dir>',
+    'folder for result.json, ate.npy, heatmap.png, overlay.png, stats.txt, report.html',
+    'pdcr-out',
+  )
+  .addOption(
+    new Option('--channels <n>', 'input channels, where the model leaves them open')
+      .choices(['1', '3'])
+      .argParser(Number),
+  )
+  .option(
+    '--size <HxW|image>',
+    "run at this size (image: the image's own, for fully convolutional models)",
+    parseSize,
+  )
+  .option(
+    '--normalize <none|zscore|MEAN,STD>',
+    'input normalisation after scaling pixels to [0, 1]',
+    parseNormalize,
+    { kind: 'none' },
+  )
+  .option(
+    '--activation <none|sigmoid|softmax>',
+    'applied to the output before thresholding',
+    parseActivation,
+    'none',
+  )
+  .option(
+    '--class <k>',
+    'output channel scored (default 0, or 1 under softmax)',
+    parseWholeNumber(0),
+  )
+  .option('--binarize <t>', 'threshold of the activated output', parseNumber, 0.5)
+  .option('--batch <n>', 'most images per model run', parseWholeNumber(1))
+  .option('--quiet', 'no progress bar')
+  .option('--verbose', 'log what is chosen and why')
+  .action(async (options) => {
+    const logger = loggerFor(options);
+    const { result, files } = await runExplainJob({
+      ...options,
+      classIndex: options.class,
+      patchesFrom: options.patchesFrom,
+      quiet: Boolean(options.quiet),
+      logger,
+      signal: interruptSignal(),
+    });
+    console.log(
+      `base Dice ${result.baseScore.toFixed(2)}; ${result.summary.positive} positive, ${result.summary.negative} negative, ${result.summary.zero} zero blocks`,
+    );
+    console.log(
+      `${result.forwardPasses} forward passes in ${result.seconds.toFixed(1)} s on ${result.backend}`,
+    );
+    console.log(`report: ${files.find((file) => file.endsWith('report.html'))}`);
+  });
+
+program
+  .command('info')
+  .description(
+    "Show a model's inputs and outputs, whether its batch can be relaxed, and the flags it probably needs.",
+  )
+  .argument('<model>', 'ONNX model')
+  .option('--verbose', 'log what is checked')
+  .action(async (model: string, options: CommonOptions) => {
+    console.log(await runInfo(model, loggerFor({ ...options, quiet: !options.verbose })));
+  });
+
+program
+  .command('demo')
+  .description('Explain the bundled nuclei U-Net on a crop of the bundled DSB2018 image.')
+  .option('--out <dir>', 'output folder', 'pdcr-demo')
+  .addOption(
+    new Option('--backend <name>', 'where the model runs')
+      .choices(['auto', 'webgpu', 'wasm', 'cpu'])
+      .default('auto'),
+  )
+  .option('--quiet', 'no progress bar')
+  .option('--verbose', 'log what is chosen and why')
+  .action(async (options) => {
+    await runDemo({
+      out: options.out,
+      backend: options.backend,
+      quiet: Boolean(options.quiet),
+      logger: loggerFor(options),
+      signal: interruptSignal(),
+    });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+  process.exit(0);
+} catch (error) {
+  if (error instanceof CancelledError) {
+    console.error('pdcr: interrupted; nothing was written');
+    process.exit(130);
+  }
+  if (error instanceof PdcrError) {
+    console.error(`pdcr: ${error.message}`);
+    process.exit(2);
+  }
+  console.error(`pdcr: internal error: ${(error as Error).stack ?? String(error)}`);
+  process.exit(1);
+}

@@ -1,0 +1,98 @@
+import { InvalidArgumentError } from 'commander';
+import type { Activation, Preprocessing, Region } from '@pdcr/kernels';
+
+/** `TOP,LEFT,HEIGHT,WIDTH` in pixels. */
+export function parseRoi(text: string): Region {
+  const parts = text.split(',').map(Number);
+  if (parts.length !== 4 || !parts.every((part) => Number.isInteger(part) && part >= 0)) {
+    throw new InvalidArgumentError(
+      'give TOP,LEFT,HEIGHT,WIDTH as four whole numbers, e.g. 72,88,32,32',
+    );
+  }
+  const [top, left, height, width] = parts as [number, number, number, number];
+  return { top, left, height, width };
+}
+
+/** `N` (square) or `H,W`. */
+export function parseBlock(text: string): { height: number; width: number } {
+  const parts = text.split(',').map(Number);
+  if (
+    !(parts.length === 1 || parts.length === 2) ||
+    !parts.every((part) => Number.isInteger(part) && part > 0)
+  ) {
+    throw new InvalidArgumentError('give N or H,W as whole numbers above zero, e.g. 8 or 8,16');
+  }
+  return { height: parts[0]!, width: parts[1] ?? parts[0]! };
+}
+
+/** `HxW` or `image`. */
+export function parseSize(text: string): { height: number; width: number } | 'image' {
+  if (text === 'image') return 'image';
+  const match = /^(\d+)x(\d+)$/.exec(text);
+  if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) {
+    throw new InvalidArgumentError('give HxW (e.g. 256x256) or image');
+  }
+  return { height: Number(match[1]), width: Number(match[2]) };
+}
+
+/** `none`, `zscore`, `MEAN,STD` or per channel `M1,M2,M3/S1,S2,S3`. */
+export function parseNormalize(text: string): Preprocessing {
+  if (text === 'none') return { kind: 'none' };
+  if (text === 'zscore') return { kind: 'zscore', epsilon: 1e-6 };
+  const [means, stds] = text.includes('/')
+    ? text.split('/')
+    : text.split(',').length === 2
+      ? text.split(',')
+      : [];
+  const mean = (means ?? '').split(',').map(Number);
+  const std = (stds ?? '').split(',').map(Number);
+  if (
+    !means ||
+    !stds ||
+    mean.length !== std.length ||
+    ![...mean, ...std].every(Number.isFinite) ||
+    std.some((s) => s <= 0)
+  ) {
+    throw new InvalidArgumentError(
+      'give none, zscore, MEAN,STD or M1,M2,M3/S1,S2,S3 (every STD above zero)',
+    );
+  }
+  return { kind: 'meanStd', mean, std };
+}
+
+export function parseActivation(text: string): Activation {
+  if (text === 'none' || text === 'sigmoid' || text === 'softmax') return text;
+  throw new InvalidArgumentError('give none, sigmoid or softmax');
+}
+
+export function parseWholeNumber(min: number): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min)
+      throw new InvalidArgumentError(`give a whole number of at least ${min}`);
+    return value;
+  };
+}
+
+export function parseNumber(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value)) throw new InvalidArgumentError('give a number');
+  return value;
+}
+
+/** The per-channel mean/std must match the model's channels: checked once they are known. */
+export function preprocessingForChannels(
+  preprocessing: Preprocessing,
+  channels: number,
+): Preprocessing {
+  if (preprocessing.kind !== 'meanStd' || preprocessing.mean.length === channels)
+    return preprocessing;
+  if (preprocessing.mean.length === 1) {
+    return {
+      kind: 'meanStd',
+      mean: Array(channels).fill(preprocessing.mean[0]),
+      std: Array(channels).fill(preprocessing.std[0]),
+    };
+  }
+  return preprocessing;
+}

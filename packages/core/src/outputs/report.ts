@@ -1,0 +1,164 @@
+import type { PlanarImage } from '@pdcr/kernels';
+import type { ExplanationResult } from '../result.ts';
+import { heatmapPng, imagePng, overlayPng } from './maps.ts';
+import { histogram } from './stats.ts';
+
+function base64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Mean |ATE| of the blocks by distance of their centre from the RoI's centre, in rings. */
+export function effectByDistance(result: ExplanationResult): { labels: string[]; means: number[] } {
+  const { roi, block } = result;
+  const ring = 2 * Math.max(block.height, block.width);
+  const centreY = roi.top + roi.height / 2;
+  const centreX = roi.left + roi.width / 2;
+  const sums: number[] = [];
+  const counts: number[] = [];
+  for (const effect of result.blocks) {
+    const distance = Math.hypot(
+      effect.top + effect.height / 2 - centreY,
+      effect.left + effect.width / 2 - centreX,
+    );
+    const index = Math.floor(distance / ring);
+    sums[index] = (sums[index] ?? 0) + Math.abs(effect.ate);
+    counts[index] = (counts[index] ?? 0) + 1;
+  }
+  const labels: string[] = [];
+  const means: number[] = [];
+  for (let i = 0; i < sums.length; i++) {
+    if (!counts[i]) continue;
+    labels.push(`${i * ring}-${(i + 1) * ring}`);
+    means.push(sums[i]! / counts[i]!);
+  }
+  return { labels, means };
+}
+
+/**
+ * `report.html`: one self-contained file with the image, the overlay and the map side by side (a
+ * hover on any block shows its ATE, interval and sample count), the pie of positive, negative
+ * and zero blocks, the histogram, the mean |ATE| by distance from the RoI, the parameters and
+ * the cost. `chartLibrary` is Chart.js's UMD build, inlined so the file opens offline.
+ */
+export function reportHtml(
+  result: ExplanationResult,
+  image: PlanarImage,
+  chartLibrary: string,
+): string {
+  const { edges, counts } = histogram(result);
+  const format = (edge: number) => (Number.isFinite(edge) ? String(edge) : edge > 0 ? '∞' : '−∞');
+  const data = {
+    blocks: result.blocks.map((b) => [
+      b.top,
+      b.left,
+      b.height,
+      b.width,
+      b.ate,
+      b.ciLow,
+      b.ciHigh,
+      b.n,
+      b.significant ? 1 : 0,
+    ]),
+    summary: result.summary,
+    histogram: {
+      labels: counts.map((_, i) => `[${format(edges[i]!)}, ${format(edges[i + 1]!)})`),
+      counts,
+    },
+    distance: effectByDistance(result),
+  };
+  const parameters: [string, string][] = [
+    ['model', `${result.model.path ?? ''} (sha256 ${result.model.sha256.slice(0, 12)}…)`],
+    ['image', `${result.image.path ?? ''} ${result.image.height}x${result.image.width}`],
+    [
+      'RoI (top, left, height, width)',
+      `${result.roi.top}, ${result.roi.left}, ${result.roi.height}, ${result.roi.width}`,
+    ],
+    ['block', `${result.block.height}x${result.block.width}`],
+    ['preset', result.preset],
+    ['seed', String(result.seed)],
+    [
+      'outcome',
+      `${result.outcome.metric} against the ${result.outcome.reference}, ${result.outcome.activation} activation, class ${result.outcome.classIndex}, binarised at ${result.outcome.binarize}`,
+    ],
+    [
+      'samples / screen / threshold',
+      `${result.parameters.samples} / ${result.parameters.screen} / ${result.parameters.threshold}`,
+    ],
+    ['preprocessing', result.parameters.preprocessing],
+    ['patch bank', `${result.parameters.patches} patches`],
+    ['base score', result.baseScore.toFixed(4)],
+    [
+      'cost',
+      `${result.forwardPasses} forward passes, ${result.seconds.toFixed(2)} s, ${(result.forwardPasses / Math.max(result.seconds, 1e-9)).toFixed(1)} passes/s on ${result.backend}, batches of ${result.parameters.batchSize}`,
+    ],
+  ];
+  const png = (bytes: Uint8Array) => `data:image/png;base64,${base64(bytes)}`;
+  const { width, height } = result.image;
+  const scale = Math.max(1, Math.floor(320 / Math.max(width, height)));
+
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>PdCR report</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1d1d1f}
+.maps{display:flex;gap:1rem;flex-wrap:wrap}
+figure{margin:0;position:relative}
+figure img{image-rendering:pixelated;width:${width * scale}px;height:${height * scale}px;display:block}
+#tip{position:fixed;pointer-events:none;background:#fff;border:1px solid #888;padding:.3rem .5rem;font-size:.85rem;display:none}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:1rem;margin-top:1rem}
+.chart{position:relative;height:260px}
+table{border-collapse:collapse}td{padding:.15rem .6rem;border-bottom:1px solid #ddd}
+</style></head><body>
+<h1>PdCR report</h1>
+<p>Average treatment effect of each block on the RoI's ${escapeHtml(result.outcome.metric)} (percentage points). Red: replacing the block lowers the score (the original block helped the segmentation); blue: it raises it.</p>
+<div class="maps">
+<figure><img alt="image" src="${png(imagePng(image))}"><figcaption>image</figcaption></figure>
+<figure><img id="overlay" alt="overlay" src="${png(overlayPng(result, image))}"><figcaption>overlay (hover a block)</figcaption></figure>
+<figure><img id="heatmap" alt="ATE map" src="${png(heatmapPng(result))}"><figcaption>ATE map</figcaption></figure>
+</div>
+<div id="tip"></div>
+<div class="charts">
+<div><h2>Blocks</h2><div class="chart"><canvas id="pie"></canvas></div></div>
+<div><h2>Histogram of block ATE</h2><div class="chart"><canvas id="histogram"></canvas></div></div>
+<div><h2>Mean |ATE| by distance from the RoI (px)</h2><div class="chart"><canvas id="distance"></canvas></div></div>
+</div>
+<h2>Parameters and cost</h2>
+<table>${parameters.map(([key, value]) => `<tr><td>${escapeHtml(key)}</td><td>${escapeHtml(value)}</td></tr>`).join('')}</table>
+<script>${chartLibrary}</script>
+<script>
+const data = ${JSON.stringify(data)};
+const scale = ${scale};
+const tip = document.getElementById('tip');
+for (const id of ['overlay', 'heatmap']) {
+  const img = document.getElementById(id);
+  img.addEventListener('mousemove', (event) => {
+    const rect = img.getBoundingClientRect();
+    const y = (event.clientY - rect.top) / scale, x = (event.clientX - rect.left) / scale;
+    const b = data.blocks.find((b) => y >= b[0] && y < b[0] + b[2] && x >= b[1] && x < b[1] + b[3]);
+    if (!b) { tip.style.display = 'none'; return; }
+    tip.textContent = 'block (' + b[0] + ', ' + b[1] + '): ATE ' + b[4].toFixed(3) + ', 95% CI [' + b[5].toFixed(3) + ', ' + b[6].toFixed(3) + '], n = ' + b[7] + (b[8] ? ', significant' : '');
+    tip.style.display = 'block';
+    tip.style.left = event.clientX + 12 + 'px';
+    tip.style.top = event.clientY + 12 + 'px';
+  });
+  img.addEventListener('mouseleave', () => (tip.style.display = 'none'));
+}
+const animation = false;
+Chart.defaults.maintainAspectRatio = false;
+new Chart(document.getElementById('pie'), { type: 'pie', options: { animation }, data: { labels: ['positive', 'negative', 'zero'],
+  datasets: [{ data: [data.summary.positive, data.summary.negative, data.summary.zero], backgroundColor: ['#4575b4', '#d73027', '#cccccc'] }] } });
+new Chart(document.getElementById('histogram'), { type: 'bar', options: { animation, plugins: { legend: { display: false } } },
+  data: { labels: data.histogram.labels, datasets: [{ data: data.histogram.counts, backgroundColor: '#666' }] } });
+new Chart(document.getElementById('distance'), { type: 'line', options: { animation, plugins: { legend: { display: false } } },
+  data: { labels: data.distance.labels, datasets: [{ data: data.distance.means, borderColor: '#d73027' }] } });
+</script>
+</body></html>
+`;
+}
