@@ -33,7 +33,7 @@ export async function bundle(entry, { platform, outfile }) {
     target: platform === 'node' ? 'node20' : 'chrome120',
     // wgsl_reflect's `main` is a CommonJS file in a `"type": "module"` package; its `module`
     // build is the one that loads everywhere.
-    mainFields: ['module', 'main'],
+    mainFields: platform === 'node' ? ['module', 'main'] : ['browser', 'module', 'main'],
     // Native and WebAssembly-carrying packages load from node_modules as they are.
     external:
       platform === 'node'

@@ -45,3 +45,4 @@ export {
 } from './result.ts';
 export { CONFIDENCE_LEVEL, EffectTally } from './statistics.ts';
 export * from './outputs/index.ts';
+export { browserRuntimes } from './browser.ts';
