@@ -50,4 +50,8 @@ export async function runDemo(options: {
     `demo: ${result.forwardPasses} forward passes in ${result.seconds.toFixed(1)} s on ${result.backend} (${(result.forwardPasses / result.seconds).toFixed(1)} passes/s)`,
   );
   console.log(`demo: report at ${files.find((file) => file.endsWith('report.html'))}`);
+  if (!result.complete) {
+    console.error(`pdcr: interrupted; the ${result.blocks.length} blocks finished were written`);
+    process.exit(130);
+  }
 }

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { CancelledError, Logger, PdcrError } from '@pdcr/core';
+import { Logger, PdcrError } from '@pdcr/core';
 import { runDemo } from './demo.ts';
 import { runExplainJob } from './explain-job.ts';
 import { runInfo } from './info.ts';
@@ -22,7 +22,10 @@ function loggerFor(options: CommonOptions): Logger {
   return new Logger(options.verbose ? 'debug' : options.quiet ? 'silent' : 'warn');
 }
 
-/** Ctrl-C stops the run between batches; nothing partial is written. */
+/**
+ * Ctrl-C stops the run between batches; the blocks finished so far are written, marked
+ * incomplete, and the command exits with 130.
+ */
 function interruptSignal(): AbortSignal {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
@@ -127,6 +130,10 @@ program
       `${result.forwardPasses} forward passes in ${result.seconds.toFixed(1)} s on ${result.backend}`,
     );
     console.log(`report: ${files.find((file) => file.endsWith('report.html'))}`);
+    if (!result.complete) {
+      console.error(`pdcr: interrupted; the ${result.blocks.length} blocks finished were written`);
+      process.exit(130);
+    }
   });
 
 program
@@ -165,10 +172,6 @@ try {
   await program.parseAsync(process.argv);
   process.exit(0);
 } catch (error) {
-  if (error instanceof CancelledError) {
-    console.error('pdcr: interrupted; nothing was written');
-    process.exit(130);
-  }
   if (error instanceof PdcrError) {
     console.error(`pdcr: ${error.message}`);
     process.exit(2);

@@ -22,8 +22,8 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** Runs `pdcr ...args` as a user would, with no terminal attached. */
-export function pdcr(args: string[]): Promise<CliRun> {
+/** Runs `pdcr ...args` as a user would, with no terminal attached; Ctrl-C after `interruptAfterMs`. */
+export function pdcr(args: string[], interruptAfterMs?: number): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bundled, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -33,6 +33,7 @@ export function pdcr(args: string[]): Promise<CliRun> {
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('error', reject);
+    if (interruptAfterMs !== undefined) setTimeout(() => child.kill('SIGINT'), interruptAfterMs);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -104,4 +104,15 @@ describe('pdcr demo and its report', () => {
       await server.close();
     }
   });
+
+  it('keeps what was finished when interrupted with Ctrl-C', async () => {
+    const out = path.join(folder, 'interrupted');
+    const run = await pdcr(['demo', '--out', out, '--quiet'], 8000);
+    expect(run.code).toBe(130);
+    expect(run.stderr).toMatch(/^pdcr: interrupted; the \d+ blocks finished were written/);
+    const result = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8'));
+    expect(result.complete).toBe(false);
+    expect(result.blocks.length).toBeLessThan(240);
+    expect(await readFile(path.join(out, 'stats.txt'), 'utf8')).toMatch(/^Interrupted: /);
+  });
 });

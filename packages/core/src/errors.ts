@@ -43,12 +43,3 @@ export class PatchBankError extends PdcrError {
 export class BackendError extends PdcrError {
   override readonly name = 'BackendError';
 }
-
-/** The run was cancelled through its AbortSignal; what was finished is kept by the caller. */
-export class CancelledError extends PdcrError {
-  override readonly name = 'CancelledError';
-
-  constructor() {
-    super('run', 'cancelled before it finished');
-  }
-}

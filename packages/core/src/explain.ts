@@ -21,11 +21,12 @@ import { Logger } from './logger.ts';
 import type { ModelRunner } from './model-runner.ts';
 import { estimatePaper, PAPER_DEFAULTS, type EstimationProgress } from './estimation/paper.ts';
 import { estimateZero } from './estimation/zero.ts';
+import { estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
 import { zeroPatchBank } from './patch-banks.ts';
 import { SeededRandom } from './random.ts';
 import { RESULT_VERSION, type BlockEffect, type ExplanationResult } from './result.ts';
 
-export type Preset = 'paper' | 'zero';
+export type Preset = 'fast' | 'paper' | 'zero';
 
 export interface OutcomeOptions {
   readonly activation: Activation;
@@ -48,9 +49,16 @@ export interface ExplainOptions {
   readonly preprocessing: Preprocessing;
   readonly outcome: OutcomeOptions;
   readonly preset: Preset;
+  /** paper: estimation draws per block; fast: the most draws a block gets. */
   readonly samples?: number;
   readonly screen?: number;
   readonly threshold?: number;
+  /** fast: draws per block per round. */
+  readonly round?: number;
+  /** fast: false discovery rate of the blocks called significant. */
+  readonly falseDiscoveryRate?: number;
+  /** fast: skip the exact-zero pruning by group tests. */
+  readonly noPruning?: boolean;
   readonly seed: number;
   readonly onProgress?: (progress: EstimationProgress) => void;
   readonly signal?: AbortSignal;
@@ -70,7 +78,8 @@ export interface ExplainOptions {
 export async function explain(options: ExplainOptions): Promise<ExplanationResult> {
   const started = performance.now();
   const { model, image, roi, preset } = options;
-  const samples = options.samples ?? PAPER_DEFAULTS.samples;
+  const samples =
+    options.samples ?? (preset === 'fast' ? FAST_DEFAULTS.maxDraws : PAPER_DEFAULTS.samples);
   const screen = options.screen ?? PAPER_DEFAULTS.screen;
   const threshold = options.threshold ?? PAPER_DEFAULTS.threshold;
   validateInputs(options);
@@ -86,9 +95,11 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
     grid,
     preprocessing: options.preprocessing,
   };
+  const baseOutput =
+    options.mask && preset !== 'fast' ? null : await baseActivatedRoi(options, source);
   const reference = options.mask
     ? cropPlane(options.mask, roi)
-    : await predictedReference(options, source);
+    : baseOutput!.map((value) => (value > options.outcome.binarize ? 1 : 0));
   const spec: OutcomeSpec = {
     classes: model.output.channels,
     height: model.output.height,
@@ -102,10 +113,16 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
     accumulatorCount: grid.blockCount,
   };
 
-  const evaluator: BatchEvaluator =
-    model.backend === 'webgpu'
-      ? await GpuEvaluator.create(model, source, spec)
-      : new CpuEvaluator(model, source, spec);
+  const evaluator = await createEvaluator(model, source, spec);
+  // fast: a second scorer of the RoI's largest raw change, for exact-zero pruning.
+  const pruningEvaluator =
+    preset === 'fast' && !options.noPruning
+      ? await createEvaluator(model, source, {
+          ...spec,
+          metric: 'maxAbsDifference',
+          reference: baseOutput!,
+        })
+      : undefined;
   try {
     const base = await evaluator.evaluate(
       new InterventionPlan(1, grid.blockCount),
@@ -116,16 +133,21 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
     options.onProgress?.({ phase: 'base', passesDone: 1, passesPlanned: 1 });
 
     const common = { evaluator, grid, roi, threshold, ...progressAndSignal(options) };
-    const blocks =
+    const random = new SeededRandom(options.seed);
+    const { blocks, complete } =
       preset === 'zero'
         ? await estimateZero(common)
-        : await estimatePaper({
-            ...common,
-            patchCount: patchBank.count,
-            samples,
-            screen,
-            random: new SeededRandom(options.seed),
-          });
+        : preset === 'paper'
+          ? await estimatePaper({ ...common, patchCount: patchBank.count, samples, screen, random })
+          : await estimateFast({
+              ...common,
+              ...(pruningEvaluator ? { pruningEvaluator } : {}),
+              patchCount: patchBank.count,
+              round: options.round ?? FAST_DEFAULTS.round,
+              maxDraws: samples,
+              falseDiscoveryRate: options.falseDiscoveryRate ?? FAST_DEFAULTS.falseDiscoveryRate,
+              random,
+            });
 
     return {
       version: RESULT_VERSION,
@@ -151,21 +173,33 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       },
       parameters: {
         samples: preset === 'zero' ? 1 : samples,
-        screen: preset === 'zero' ? 0 : screen,
+        screen: preset === 'paper' ? screen : 0,
         threshold,
         preprocessing: describePreprocessing(options.preprocessing),
         patches: patchBank.count,
         batchSize: evaluator.maxBatchSize,
       },
       baseScore,
-      forwardPasses: evaluator.forwardPasses,
+      forwardPasses: evaluator.forwardPasses + (pruningEvaluator?.forwardPasses ?? 0),
       seconds: (performance.now() - started) / 1000,
+      complete,
       blocks,
       summary: summarise(blocks),
     };
   } finally {
     await evaluator.dispose();
+    await pruningEvaluator?.dispose();
   }
+}
+
+async function createEvaluator(
+  model: ModelRunner,
+  source: InterventionSource,
+  spec: OutcomeSpec,
+): Promise<BatchEvaluator> {
+  return model.backend === 'webgpu'
+    ? GpuEvaluator.create(model, source, spec)
+    : new CpuEvaluator(model, source, spec);
 }
 
 function progressAndSignal(options: ExplainOptions) {
@@ -239,10 +273,11 @@ function validateInputs(options: ExplainOptions): void {
 }
 
 /**
- * The model's own prediction on the untouched image, inside the RoI, binarised: the reference
- * when no ground truth is given. One pass on the CPU path, whatever the backend.
+ * The model's activated output on the untouched image, inside the RoI: binarised, the reference
+ * when no ground truth is given; as it is, what exact-zero pruning compares against. One pass on
+ * the CPU path, whatever the backend.
  */
-async function predictedReference(
+async function baseActivatedRoi(
   options: ExplainOptions,
   source: InterventionSource,
 ): Promise<Float32Array> {
@@ -257,7 +292,7 @@ async function predictedReference(
     classIndex: outcome.classIndex,
     activation: outcome.activation,
   } as OutcomeSpec;
-  const reference = new Float32Array(roi.height * roi.width);
+  const values = new Float32Array(roi.height * roi.width);
   for (let r = 0; r < roi.height; r++) {
     for (let q = 0; q < roi.width; q++) {
       const value = activatedValue(spec, output, 0, roi.top + r, roi.left + q);
@@ -267,10 +302,10 @@ async function predictedReference(
           'produced NaN or infinite values inside the RoI of the untouched image',
         );
       }
-      reference[r * roi.width + q] = value > outcome.binarize ? 1 : 0;
+      values[r * roi.width + q] = value;
     }
   }
-  return reference;
+  return values;
 }
 
 function describePreprocessing(preprocessing: Preprocessing): string {

@@ -58,6 +58,8 @@ export interface ExplanationResult {
   readonly baseScore: number;
   readonly forwardPasses: number;
   readonly seconds: number;
+  /** False when the run was interrupted: `blocks` then lists only the blocks it finished. */
+  readonly complete: boolean;
   readonly blocks: readonly BlockEffect[];
   readonly summary: { readonly positive: number; readonly negative: number; readonly zero: number };
 }

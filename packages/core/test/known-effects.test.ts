@@ -161,4 +161,37 @@ describe('explaining a model whose effects are known exactly', () => {
     expect(effectAt(result, hinderer).ate).toBeCloseTo(HINDERER_FLIPPED, 3);
     expect(result.summary).toEqual({ positive: 1, negative: 1, zero: 26 });
   });
+
+  it('stops when interrupted and keeps exactly the blocks it finished', async () => {
+    const model = await loadStepModel(false);
+    const controller = new AbortController();
+    const options = {
+      model,
+      image: baseImage(),
+      mask,
+      roi,
+      block: { height: BLOCK, width: BLOCK },
+      patchBank: bank(4, 0),
+      preprocessing: { kind: 'none' as const },
+      outcome: { activation: 'none' as const, classIndex: 0, binarize: 0, metric: 'hardDice' as const },
+      preset: 'paper' as const,
+      seed: 7,
+    };
+    const full = await explain(options);
+    const partial = await explain({
+      ...options,
+      signal: controller.signal,
+      onProgress: (progress) => {
+        if (progress.phase === 'estimate') controller.abort();
+      },
+    });
+    await model.release();
+    expect(full.complete).toBe(true);
+    expect(partial.complete).toBe(false);
+    // Screening finished; the first estimation batch (16 of the helper's 50 draws) did not
+    // finish either driving block, so both are left out and every screened-out block is kept.
+    expect(partial.blocks).toEqual(full.blocks.filter((block) => !block.significant));
+    expect(partial.forwardPasses).toBe(1 + 28 * 3 + 16);
+  });
 });
+

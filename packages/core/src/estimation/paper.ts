@@ -1,5 +1,4 @@
 import { InterventionPlan, NO_TARGET, type BlockGrid, type Region } from '@pdcr/kernels';
-import { CancelledError } from '../errors.ts';
 import type { BatchEvaluator } from '../evaluator.ts';
 import type { SeededRandom } from '../random.ts';
 import type { BlockEffect } from '../result.ts';
@@ -34,13 +33,20 @@ interface Draw {
   readonly patch: number;
 }
 
+/** An estimator's blocks; `complete` is false when the run was interrupted, and then only the
+ * blocks whose draws had all been run are listed. */
+export interface Estimate {
+  readonly blocks: BlockEffect[];
+  readonly complete: boolean;
+}
+
 /**
  * The paper's algorithm exactly: every block outside the RoI is screened with `screen` draws
  * and counts as 0 when every |M - M0| is below the threshold; the others get `samples` draws,
  * and a mean below the threshold is recorded as 0. Patches are drawn uniformly with replacement.
  * Draws of many blocks share each batch, so the model always runs full batches.
  */
-export async function estimatePaper(options: PaperEstimation): Promise<BlockEffect[]> {
+export async function estimatePaper(options: PaperEstimation): Promise<Estimate> {
   const { grid, roi, patchCount, random } = options;
   const blocks = outsideRoi(grid, roi);
   const screenRandom = random.fork('screen');
@@ -81,7 +87,7 @@ export async function estimatePaper(options: PaperEstimation): Promise<BlockEffe
   );
   planned += estimateDraws.length;
   const estimateTallies = new Map(estimated.map((block) => [block, new EffectTally()]));
-  await runDraws(
+  const estimatedDraws = await runDraws(
     options,
     estimateDraws,
     estimateTallies,
@@ -91,13 +97,17 @@ export async function estimatePaper(options: PaperEstimation): Promise<BlockEffe
       report('estimate');
     },
   );
+  const unfinished = new Set(estimated.slice(Math.floor(estimatedDraws / options.samples)));
 
-  return blocks.map((block) => {
-    const tally = estimateTallies.get(block) ?? screenTallies.get(block)!;
-    const ate = tally.mean;
-    const significant = passed.has(block) && Math.abs(ate) >= options.threshold;
-    return blockEffect(grid, block, tally, significant ? ate : 0, significant);
-  });
+  const effects = blocks
+    .filter((block) => !unfinished.has(block))
+    .map((block) => {
+      const tally = estimateTallies.get(block) ?? screenTallies.get(block)!;
+      const ate = tally.mean;
+      const significant = passed.has(block) && Math.abs(ate) >= options.threshold;
+      return blockEffect(grid, block, tally, significant ? ate : 0, significant);
+    });
+  return { blocks: effects, complete: unfinished.size === 0 };
 }
 
 /** Blocks of the grid that share no pixel with the RoI, in row-major order. */
@@ -129,7 +139,8 @@ export function blockEffect(
 
 /**
  * Runs `draws` in full batches; adds each batch's effect sums to the tallies (one accumulator
- * per block) and hands each draw's own effect to `onEffect`.
+ * per block) and hands each draw's own effect to `onEffect`. Stops between batches when the
+ * signal is aborted; returns how many draws, from the first, were run.
  */
 export async function runDraws(
   options: { evaluator: BatchEvaluator; grid: BlockGrid; signal?: AbortSignal },
@@ -137,10 +148,10 @@ export async function runDraws(
   tallies: Map<number, EffectTally>,
   onEffect: (draw: Draw, effect: number) => void,
   onBatch: (count: number) => void,
-): Promise<void> {
+): Promise<number> {
   const { evaluator, grid } = options;
   for (let start = 0; start < draws.length; start += evaluator.maxBatchSize) {
-    if (options.signal?.aborted) throw new CancelledError();
+    if (options.signal?.aborted) return start;
     const batch = draws.slice(start, start + evaluator.maxBatchSize);
     const plan = new InterventionPlan(batch.length, grid.blockCount);
     const targets = new Uint32Array(batch.length).fill(NO_TARGET);
@@ -158,4 +169,5 @@ export async function runDraws(
     batch.forEach((draw, sample) => onEffect(draw, scores[sample]! - evaluator.baseScore));
     onBatch(batch.length);
   }
+  return draws.length;
 }

@@ -1,8 +1,13 @@
 import type { BlockGrid, Region } from '@pdcr/kernels';
 import type { BatchEvaluator } from '../evaluator.ts';
-import type { BlockEffect } from '../result.ts';
 import { EffectTally } from '../statistics.ts';
-import { blockEffect, outsideRoi, runDraws, type EstimationProgress } from './paper.ts';
+import {
+  blockEffect,
+  outsideRoi,
+  runDraws,
+  type Estimate,
+  type EstimationProgress,
+} from './paper.ts';
 
 export interface ZeroEstimation {
   readonly evaluator: BatchEvaluator;
@@ -17,11 +22,11 @@ export interface ZeroEstimation {
  * The paper's ablation: each block outside the RoI replaced by zeros (the bank's one patch),
  * one pass per block; an effect below the threshold is recorded as 0.
  */
-export async function estimateZero(options: ZeroEstimation): Promise<BlockEffect[]> {
+export async function estimateZero(options: ZeroEstimation): Promise<Estimate> {
   const blocks = outsideRoi(options.grid, options.roi);
   const tallies = new Map(blocks.map((block) => [block, new EffectTally()]));
   let done = 0;
-  await runDraws(
+  const run = await runDraws(
     options,
     blocks.map((block) => ({ block, patch: 0 })),
     tallies,
@@ -31,9 +36,10 @@ export async function estimateZero(options: ZeroEstimation): Promise<BlockEffect
       options.onProgress?.({ phase: 'estimate', passesDone: done, passesPlanned: blocks.length });
     },
   );
-  return blocks.map((block) => {
+  const effects = blocks.slice(0, run).map((block) => {
     const tally = tallies.get(block)!;
     const significant = Math.abs(tally.mean) >= options.threshold;
     return blockEffect(options.grid, block, tally, significant ? tally.mean : 0, significant);
   });
+  return { blocks: effects, complete: run === blocks.length };
 }

@@ -29,6 +29,7 @@ export function statsText(result: ExplanationResult): string {
   const { positive, negative, zero } = result.summary;
   const { edges, counts } = histogram(result);
   const lines = [
+    ...(result.complete ? [] : ['Interrupted: only the blocks finished are counted.']),
     `Base Dice: ${result.baseScore.toFixed(4)}`,
     `Blocks: ${total}`,
     `Positive: ${positive} (${share(positive)}%)`,
