@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { BackendChoice, Logger } from '@pdcr/core';
+import type { BackendChoice, Logger, Preset } from '@pdcr/core';
 import { runExplainJob } from './explain-job.ts';
 
 function dataFile(relative: string): string {
@@ -18,6 +18,7 @@ export const DEMO_ROI = { top: 48, left: 48, height: 32, width: 32 };
  */
 export async function runDemo(options: {
   out: string;
+  preset?: Preset;
   backend: BackendChoice;
   quiet: boolean;
   logger: Logger;
@@ -31,7 +32,7 @@ export async function runDemo(options: {
     roi: DEMO_ROI,
     block: { height: 8, width: 8 },
     patchCount: 1000,
-    preset: 'paper',
+    preset: options.preset ?? 'paper',
     seed: 0,
     backend: options.backend,
     out: options.out,

@@ -59,12 +59,16 @@ program
   .addOption(
     new Option(
       '--preset <name>',
-      "estimation preset: the paper's algorithm, or its zero-occlusion ablation",
+      "estimation preset: the paper's algorithm, its zero-occlusion ablation, or fast (exact-zero pruning, sequential sampling, FDR-controlled calls)",
     )
-      .choices(['paper', 'zero'])
+      .choices(['paper', 'zero', 'fast'])
       .default('paper'),
   )
-  .option('--samples <n>', 'estimation draws per block (paper: 50)', parseWholeNumber(1))
+  .option(
+    '--samples <n>',
+    'estimation draws per block (paper: 50; fast: the most, 64)',
+    parseWholeNumber(1),
+  )
   .option('--screen <n>', 'screening draws per block (paper: 3)', parseWholeNumber(1))
   .option(
     '--threshold <t>',
@@ -152,6 +156,11 @@ program
   .description('Explain the bundled nuclei U-Net on a crop of the bundled DSB2018 image.')
   .option('--out <dir>', 'output folder', 'pdcr-demo')
   .addOption(
+    new Option('--preset <name>', 'estimation preset')
+      .choices(['paper', 'zero', 'fast'])
+      .default('paper'),
+  )
+  .addOption(
     new Option('--backend <name>', 'where the model runs')
       .choices(['auto', 'webgpu', 'wasm', 'cpu'])
       .default('auto'),
@@ -161,6 +170,7 @@ program
   .action(async (options) => {
     await runDemo({
       out: options.out,
+      preset: options.preset,
       backend: options.backend,
       quiet: Boolean(options.quiet),
       logger: loggerFor(options),

@@ -173,7 +173,12 @@ describe('explaining a model whose effects are known exactly', () => {
       block: { height: BLOCK, width: BLOCK },
       patchBank: bank(4, 0),
       preprocessing: { kind: 'none' as const },
-      outcome: { activation: 'none' as const, classIndex: 0, binarize: 0, metric: 'hardDice' as const },
+      outcome: {
+        activation: 'none' as const,
+        classIndex: 0,
+        binarize: 0,
+        metric: 'hardDice' as const,
+      },
       preset: 'paper' as const,
       seed: 7,
     };
@@ -194,4 +199,3 @@ describe('explaining a model whose effects are known exactly', () => {
     expect(partial.forwardPasses).toBe(1 + 28 * 3 + 16);
   });
 });
-
