@@ -49,7 +49,11 @@ program
     'region of interest, in the pixels the model sees',
     parseRoi,
   )
-  .option('--block <n|h,w>', 'block size', parseBlock, { height: 8, width: 8 })
+  .addOption(
+    new Option('--block <n|h,w>', 'block size')
+      .argParser(parseBlock)
+      .default({ height: 8, width: 8 }, '8'),
+  )
   .option('--patches <dir>', "folder of patch images of the block size (the paper's bank format)")
   .option(
     '--patches-from <images...>',
@@ -96,11 +100,13 @@ program
     "run at this size (image: the image's own, for fully convolutional models)",
     parseSize,
   )
-  .option(
-    '--normalize <none|zscore|MEAN,STD>',
-    'input normalisation after scaling pixels to [0, 1]',
-    parseNormalize,
-    { kind: 'none' },
+  .addOption(
+    new Option(
+      '--normalize <none|zscore|MEAN,STD>',
+      'input normalisation after scaling pixels to [0, 1]',
+    )
+      .argParser(parseNormalize)
+      .default({ kind: 'none' }, 'none'),
   )
   .option(
     '--activation <none|sigmoid|softmax>',

@@ -2,7 +2,12 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumMissing, launchChromium, serveFiles } from '../../../tools/chromium.ts';
+import {
+  chromiumMissing,
+  launchChromium,
+  serveFiles,
+  collectPageErrors,
+} from '../../../tools/chromium.ts';
 import { buildCli, pdcr, removeCli, type CliRun } from './cli-harness.ts';
 
 let folder = '';
@@ -54,11 +59,7 @@ describe('pdcr demo and its report', () => {
     const chromium = await launchChromium();
     try {
       const page = await chromium.browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (error) => errors.push(String(error)));
-      page.on('console', (message) => {
-        if (message.type() === 'error') errors.push(message.text());
-      });
+      const errors = collectPageErrors(page);
       await page.goto(server.url, { waitUntil: 'load' });
       const heatmap = await page.evaluate(async () => {
         const image = document.querySelector<HTMLImageElement>('#heatmap')!;

@@ -7,25 +7,16 @@ import {
   type ExplanationResult,
 } from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
-import { GraphBuilder, stepModel } from './onnx-builder.ts';
+import { GraphBuilder } from './onnx-builder.ts';
+import { sceneBank, sceneImage, sceneMask, sceneModel, SMALL_SCENE } from './step-scenario.ts';
 
-const size = { height: 24, width: 24 };
-const roi = { top: 8, left: 8, height: 8, width: 8 };
-const helper = { top: 0, left: 16, height: 8, width: 8 };
-const hinderer = { top: 16, left: 0, height: 8, width: 8 };
-
-function image() {
-  const data = new Float32Array(576).fill(0.2);
-  for (const region of [helper, hinderer]) {
-    for (let y = region.top; y < region.top + region.height; y++)
-      data.fill(1, y * 24 + region.left, y * 24 + region.left + 8);
-  }
-  return { channels: 1, ...size, data };
-}
+const scene = SMALL_SCENE;
+const size = { height: scene.height, width: scene.width };
+const { helper, hinderer } = scene;
 
 async function explainWith(backend: Backend, withMask: boolean): Promise<ExplanationResult> {
   const model = await ModelRunner.load({
-    bytes: stepModel({ ...size, roi, helper, hinderer, level: 0.5 }),
+    bytes: sceneModel(scene),
     name: 'step.onnx',
     runtimes: nodeRuntimes(),
     backend,
@@ -33,23 +24,15 @@ async function explainWith(backend: Backend, withMask: boolean): Promise<Explana
     maxBatchSize: 8,
     logger: new Logger('silent'),
   });
-  const mask = { channels: 1, ...size, data: new Float32Array(576) };
-  for (let y = roi.top; y < roi.top + roi.height; y++)
-    mask.data.fill(1, y * 24 + roi.left, y * 24 + roi.left + 8);
+  const mask = sceneMask(scene);
   try {
     return await explain({
       model,
-      image: image(),
+      image: sceneImage(scene),
       ...(withMask ? { mask } : {}),
-      roi,
+      roi: scene.roi,
       block: { height: 8, width: 8 },
-      patchBank: {
-        count: 2,
-        channels: 1,
-        height: 8,
-        width: 8,
-        data: new Float32Array(128).fill(0.1),
-      },
+      patchBank: sceneBank(2, 0),
       preprocessing: { kind: 'none' },
       outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
       preset: 'paper',

@@ -11,6 +11,7 @@ import {
   type LaunchedBrowser,
   type LocalServer,
   type StaticFile,
+  collectPageErrors,
 } from '../../../tools/chromium.ts';
 import type { ExplanationResult } from '../src/index.ts';
 
@@ -37,7 +38,7 @@ async function ortFiles(): Promise<Record<string, StaticFile>> {
 describe('the explainer on onnxruntime-web in headless Chromium', () => {
   let chromium: LaunchedBrowser | undefined;
   let server: LocalServer | undefined;
-  const errors: string[] = [];
+  let errors: string[] = [];
   const results: Partial<Record<'wasm' | 'webgpu', ExplanationResult>> = {};
 
   beforeAll(async () => {
@@ -52,10 +53,7 @@ describe('the explainer on onnxruntime-web in headless Chromium', () => {
     });
     chromium = await launchChromium();
     const page = await chromium.browser.newPage();
-    page.on('pageerror', (error) => errors.push(String(error)));
-    page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(message.text());
-    });
+    errors = collectPageErrors(page);
     await page.goto(server.url, { waitUntil: 'load' });
     await page.waitForFunction(() => typeof window.explainOn === 'function');
     results.wasm = await page.evaluate(() => window.explainOn('wasm'));

@@ -1,59 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { explain, Logger, ModelRunner, type ExplanationResult } from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
-import { stepModel } from './onnx-builder.ts';
+import {
+  BLOCK,
+  exactEffects,
+  sceneBank,
+  sceneImage,
+  sceneMask,
+  sceneModel,
+  WIDE_SCENE,
+} from './step-scenario.ts';
 
-const HEIGHT = 40;
-const WIDTH = 48;
-const BLOCK = 8;
-const roi = { top: 16, left: 24, height: 8, width: 16 };
-// Off the diagonal, so that swapping rows and columns would find other blocks.
-const helper = { top: 8, left: 32, height: 8, width: 8 };
-const hinderer = { top: 32, left: 0, height: 8, width: 8 };
-const LEVEL = 0.5;
+const scene = WIDE_SCENE;
+const { height: HEIGHT, width: WIDTH, roi, helper, hinderer } = scene;
+const {
+  baseDice: BASE_DICE,
+  helperFlipped: HELPER_FLIPPED,
+  hindererFlipped: HINDERER_FLIPPED,
+} = exactEffects(scene);
 const logger = new Logger('silent');
-
-/** Base image: 1 in both driving regions, anything below the level elsewhere. */
-function baseImage() {
-  const data = new Float32Array(HEIGHT * WIDTH);
-  for (let i = 0; i < data.length; i++) data[i] = ((i * 7919) % 97) / 200;
-  for (const region of [helper, hinderer]) {
-    for (let y = region.top; y < region.top + region.height; y++) {
-      for (let x = region.left; x < region.left + region.width; x++) data[y * WIDTH + x] = 1;
-    }
-  }
-  return { channels: 1, height: HEIGHT, width: WIDTH, data };
-}
-
-/** A bank whose first `low` patches sit below the level (they flip the step) and the rest above. */
-function bank(low: number, high: number) {
-  const data = new Float32Array((low + high) * BLOCK * BLOCK);
-  for (let p = 0; p < low + high; p++) {
-    data.fill(p < low ? 0.1 + 0.01 * p : 0.9, p * BLOCK * BLOCK, (p + 1) * BLOCK * BLOCK);
-  }
-  return { count: low + high, channels: 1, height: BLOCK, width: BLOCK, data };
-}
-
-const mask = { channels: 1, height: HEIGHT, width: WIDTH, data: new Float32Array(HEIGHT * WIDTH) };
-for (let y = roi.top; y < roi.top + roi.height; y++)
-  mask.data.fill(1, y * WIDTH + roi.left, y * WIDTH + roi.left + roi.width);
-
-// Reference Dice: left half of the RoI predicted, right half not: 2 * 64 / (64 + 128 + 1e-10).
-const BASE_DICE = 12800 / (192 + 1e-10);
-const HELPER_FLIPPED = 0 - BASE_DICE;
-const HINDERER_FLIPPED = 100 * (256 / (256 + 1e-10)) - BASE_DICE;
+const baseImage = () => sceneImage(scene);
+const bank = sceneBank;
+const mask = sceneMask(scene);
 
 async function loadStepModel(fixedBatch: boolean) {
   return ModelRunner.load({
-    bytes: stepModel({
-      height: HEIGHT,
-      width: WIDTH,
-      roi,
-      helper,
-      hinderer,
-      level: LEVEL,
-      fixedBatch,
-    }),
+    bytes: sceneModel(scene, fixedBatch),
     name: 'step.onnx',
     runtimes: nodeRuntimes(),
     backend: 'cpu',

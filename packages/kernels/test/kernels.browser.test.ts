@@ -7,6 +7,7 @@ import {
   serveFiles,
   type LaunchedBrowser,
   type LocalServer,
+  collectPageErrors,
 } from '../../../tools/chromium.ts';
 import type { CaseResult } from './kernel-cases.ts';
 import { expectCaseToPass } from './expect-case.ts';
@@ -22,7 +23,7 @@ describe(`kernels in headless Chromium against their CPU references (seeds from 
   let chromium: LaunchedBrowser | undefined;
   let server: LocalServer | undefined;
   let results: CaseResult[] = [];
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   beforeAll(async () => {
     if (missing) return;
@@ -35,10 +36,7 @@ describe(`kernels in headless Chromium against their CPU references (seeds from 
     });
     chromium = await launchChromium();
     const page = await chromium.browser.newPage();
-    page.on('pageerror', (error) => pageErrors.push(String(error)));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
+    pageErrors = collectPageErrors(page);
     await page.goto(server.url, { waitUntil: 'load' });
     await page.waitForFunction(() => typeof window.runKernelCases === 'function');
     if (!(await page.evaluate(() => window.adapterAvailable()))) {

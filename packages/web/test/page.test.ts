@@ -10,6 +10,7 @@ import {
   serveFiles,
   type LaunchedBrowser,
   type LocalServer,
+  collectPageErrors,
 } from '../../../tools/chromium.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -69,11 +70,7 @@ describe('the page, built for production, in headless Chromium', () => {
       context.skip(missing);
     }
     const page = await chromium!.browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(String(error)));
-    page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(message.text());
-    });
+    const errors = collectPageErrors(page);
     await page.goto(server!.url, { waitUntil: 'load' });
     await page.waitForSelector('body[data-ready="true"]');
     const status = await page.$eval('#device-status', (element) => element.textContent);
