@@ -14,4 +14,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The report's page script runs in the browser, after Chart.js.
+    files: ['packages/core/src/outputs/report-page.js'],
+    languageOptions: { globals: { document: 'readonly', Chart: 'readonly' } },
+  },
 );

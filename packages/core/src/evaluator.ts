@@ -14,6 +14,8 @@ export interface BatchEvaluator {
   readonly backend: string;
   /** Images run through the model so far. */
   readonly forwardPasses: number;
+  /** Seconds spent waiting on the model's runs, for the share of time outside them. */
+  readonly modelSeconds: number;
   /**
    * Writes the plan's batch, runs the model on it and scores each sample; `targets[s]` names the
    * accumulator sample s adds `score - baseScore` to (or NO_TARGET). Returns the batch's scores

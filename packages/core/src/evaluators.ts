@@ -32,6 +32,7 @@ export class CpuEvaluator implements BatchEvaluator {
   readonly maxBatchSize: number;
   readonly blockCount: number;
   forwardPasses = 0;
+  modelSeconds = 0;
   baseScore = 0;
   private readonly intervention: CpuIntervention;
   private readonly outcome: CpuOutcome;
@@ -57,7 +58,9 @@ export class CpuEvaluator implements BatchEvaluator {
 
   async evaluate(plan: InterventionPlan, targets: Uint32Array): Promise<OutcomeReadback> {
     this.intervention.run(plan, this.batch);
+    const started = performance.now();
     const output = await this.model.run(this.batch, plan.batchSize);
+    this.modelSeconds += (performance.now() - started) / 1000;
     this.forwardPasses += plan.batchSize;
     this.outcome.run(output, plan.batchSize, targets);
     const readback = await this.outcome.read();
@@ -78,6 +81,7 @@ export class GpuEvaluator implements BatchEvaluator {
   readonly maxBatchSize: number;
   readonly blockCount: number;
   forwardPasses = 0;
+  modelSeconds = 0;
   baseScore = 0;
   private lost: GPUDeviceLostInfo | null = null;
 
@@ -119,7 +123,9 @@ export class GpuEvaluator implements BatchEvaluator {
   async evaluate(plan: InterventionPlan, targets: Uint32Array): Promise<OutcomeReadback> {
     this.requireDevice();
     this.intervention.run(plan, await this.model.gpuInput(plan.batchSize));
+    const started = performance.now();
     const output = await this.model.runOnGpu(plan.batchSize);
+    this.modelSeconds += (performance.now() - started) / 1000;
     try {
       this.outcome.run(output.buffer, plan.batchSize, targets);
       const readback = await this.outcome.read();

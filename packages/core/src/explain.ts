@@ -181,6 +181,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       },
       baseScore,
       forwardPasses: evaluator.forwardPasses + (pruningEvaluator?.forwardPasses ?? 0),
+      modelSeconds: evaluator.modelSeconds + (pruningEvaluator?.modelSeconds ?? 0),
       seconds: (performance.now() - started) / 1000,
       complete,
       blocks,

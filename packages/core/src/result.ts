@@ -57,6 +57,11 @@ export interface ExplanationResult {
   };
   readonly baseScore: number;
   readonly forwardPasses: number;
+  /**
+   * Seconds spent in the model's runs. On WebGPU this counts submitting the work, not always
+   * finishing it, as onnxruntime may return before the GPU is done.
+   */
+  readonly modelSeconds: number;
   readonly seconds: number;
   /** False when the run was interrupted: `blocks` then lists only the blocks it finished. */
   readonly complete: boolean;

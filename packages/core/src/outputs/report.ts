@@ -2,6 +2,8 @@ import type { PlanarImage } from '@pdcr/kernels';
 import type { ExplanationResult } from '../result.ts';
 import { heatmapPng, imagePng, overlayPng } from './maps.ts';
 import { histogram } from './stats.ts';
+import reportCss from './report.css?raw';
+import reportScript from './report-page.js?raw';
 
 function base64(bytes: Uint8Array): string {
   let binary = '';
@@ -86,7 +88,9 @@ export function reportHtml(
     ['seed', String(result.seed)],
     [
       'outcome',
-      `${result.outcome.metric} against the ${result.outcome.reference}, ${result.outcome.activation} activation, class ${result.outcome.classIndex}, binarised at ${result.outcome.binarize}`,
+      `${result.outcome.metric} against the ${result.outcome.reference}, ` +
+        `${result.outcome.activation} activation, class ${result.outcome.classIndex}, ` +
+        `binarised at ${result.outcome.binarize}`,
     ],
     [
       'samples / screen / threshold',
@@ -97,68 +101,52 @@ export function reportHtml(
     ['base score', result.baseScore.toFixed(4)],
     [
       'cost',
-      `${result.forwardPasses} forward passes, ${result.seconds.toFixed(2)} s, ${(result.forwardPasses / Math.max(result.seconds, 1e-9)).toFixed(1)} passes/s on ${result.backend}, batches of ${result.parameters.batchSize}`,
+      `${result.forwardPasses} forward passes, ${result.seconds.toFixed(2)} s, ` +
+        `${(result.forwardPasses / Math.max(result.seconds, 1e-9)).toFixed(1)} passes/s on ` +
+        `${result.backend}, batches of ${result.parameters.batchSize}`,
     ],
   ];
   const png = (bytes: Uint8Array) => `data:image/png;base64,${base64(bytes)}`;
   const { width, height } = result.image;
   const scale = Math.max(1, Math.floor(320 / Math.max(width, height)));
+  const size = `width="${width * scale}" height="${height * scale}"`;
+  const rows = parameters.map(
+    ([key, value]) => `<tr><td>${escapeHtml(key)}</td><td>${escapeHtml(value)}</td></tr>`,
+  );
+  // `<` is escaped so that no value can close the script element early.
+  const json = JSON.stringify({ ...data, width, height }).replace(/</g, '\\u003c');
 
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>PdCR report</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1d1d1f}
-.maps{display:flex;gap:1rem;flex-wrap:wrap}
-figure{margin:0;position:relative}
-figure img{image-rendering:pixelated;width:${width * scale}px;height:${height * scale}px;display:block}
-#tip{position:fixed;pointer-events:none;background:#fff;border:1px solid #888;padding:.3rem .5rem;font-size:.85rem;display:none}
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:1rem;margin-top:1rem}
-.chart{position:relative;height:260px}
-table{border-collapse:collapse}td{padding:.15rem .6rem;border-bottom:1px solid #ddd}
-</style></head><body>
+<html lang="en">
+<head>
+<meta charset="utf-8"><link rel="icon" href="data:,"><title>PdCR report</title>
+<style>${reportCss}</style>
+</head>
+<body>
 <h1>PdCR report</h1>
-<p>Average treatment effect of each block on the RoI's ${escapeHtml(result.outcome.metric)} (percentage points). Red: replacing the block lowers the score (the original block helped the segmentation); blue: it raises it.</p>
+<p>Average treatment effect of each block on the RoI's ${escapeHtml(result.outcome.metric)}
+(percentage points). Red: replacing the block lowers the score (the original block helped the
+segmentation); blue: it raises it.${result.complete ? '' : ' <strong>Interrupted: only the blocks finished are shown.</strong>'}</p>
 <div class="maps">
-<figure><img alt="image" src="${png(imagePng(image))}"><figcaption>image</figcaption></figure>
-<figure><img id="overlay" alt="overlay" src="${png(overlayPng(result, image))}"><figcaption>overlay (hover a block)</figcaption></figure>
-<figure><img id="heatmap" alt="ATE map" src="${png(heatmapPng(result))}"><figcaption>ATE map</figcaption></figure>
+<figure><img alt="image" ${size} src="${png(imagePng(image))}"><figcaption>image</figcaption></figure>
+<figure><img id="overlay" alt="overlay" ${size} src="${png(overlayPng(result, image))}">
+<figcaption>overlay (hover a block)</figcaption></figure>
+<figure><img id="heatmap" alt="ATE map" ${size} src="${png(heatmapPng(result))}">
+<figcaption>ATE map</figcaption></figure>
 </div>
 <div id="tip"></div>
 <div class="charts">
 <div><h2>Blocks</h2><div class="chart"><canvas id="pie"></canvas></div></div>
 <div><h2>Histogram of block ATE</h2><div class="chart"><canvas id="histogram"></canvas></div></div>
-<div><h2>Mean |ATE| by distance from the RoI (px)</h2><div class="chart"><canvas id="distance"></canvas></div></div>
+<div><h2>Mean |ATE| by distance from the RoI (px)</h2>
+<div class="chart"><canvas id="distance"></canvas></div></div>
 </div>
 <h2>Parameters and cost</h2>
-<table>${parameters.map(([key, value]) => `<tr><td>${escapeHtml(key)}</td><td>${escapeHtml(value)}</td></tr>`).join('')}</table>
+<table>${rows.join('')}</table>
+<script type="application/json" id="report-data">${json}</script>
 <script>${chartLibrary}</script>
-<script>
-const data = ${JSON.stringify(data)};
-const scale = ${scale};
-const tip = document.getElementById('tip');
-for (const id of ['overlay', 'heatmap']) {
-  const img = document.getElementById(id);
-  img.addEventListener('mousemove', (event) => {
-    const rect = img.getBoundingClientRect();
-    const y = (event.clientY - rect.top) / scale, x = (event.clientX - rect.left) / scale;
-    const b = data.blocks.find((b) => y >= b[0] && y < b[0] + b[2] && x >= b[1] && x < b[1] + b[3]);
-    if (!b) { tip.style.display = 'none'; return; }
-    tip.textContent = 'block (' + b[0] + ', ' + b[1] + '): ATE ' + b[4].toFixed(3) + ', 95% CI [' + b[5].toFixed(3) + ', ' + b[6].toFixed(3) + '], n = ' + b[7] + (b[8] ? ', significant' : '');
-    tip.style.display = 'block';
-    tip.style.left = event.clientX + 12 + 'px';
-    tip.style.top = event.clientY + 12 + 'px';
-  });
-  img.addEventListener('mouseleave', () => (tip.style.display = 'none'));
-}
-const animation = false;
-Chart.defaults.maintainAspectRatio = false;
-new Chart(document.getElementById('pie'), { type: 'pie', options: { animation }, data: { labels: ['positive', 'negative', 'zero'],
-  datasets: [{ data: [data.summary.positive, data.summary.negative, data.summary.zero], backgroundColor: ['#4575b4', '#d73027', '#cccccc'] }] } });
-new Chart(document.getElementById('histogram'), { type: 'bar', options: { animation, plugins: { legend: { display: false } } },
-  data: { labels: data.histogram.labels, datasets: [{ data: data.histogram.counts, backgroundColor: '#666' }] } });
-new Chart(document.getElementById('distance'), { type: 'line', options: { animation, plugins: { legend: { display: false } } },
-  data: { labels: data.distance.labels, datasets: [{ data: data.distance.means, borderColor: '#d73027' }] } });
-</script>
-</body></html>
+<script>${reportScript}</script>
+</body>
+</html>
 `;
 }

@@ -1,0 +1,262 @@
+// `pnpm bench:explain`: the nuclei U-Net explained with the paper and fast presets, each map
+// compared with a high-sample reference map of the same model, image and RoI. Not a test.
+//
+// The reference takes REFERENCE_DRAWS draws for every block outside the RoI (under the model's
+// per-image z-score every block can reach it, so none is an exact zero). It is computed in
+// rounds and cached in bench/reference/, so it is computed once, across as many runs as it
+// takes: `--reference-minutes M` spends up to M minutes extending references before the table.
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  BlockGrid,
+  InterventionPlan,
+  NO_TARGET,
+  type PlanarImage,
+  type Region,
+} from '@pdcr/kernels';
+import {
+  CpuEvaluator,
+  cropImage,
+  cutPatchBank,
+  EffectTally,
+  explain,
+  Logger,
+  ModelRunner,
+  outsideRoi,
+  SeededRandom,
+  toBinaryMask,
+  toPlanar,
+  type ExplanationResult,
+  type Preset,
+} from '../src/index.ts';
+import { runDraws } from '../src/estimation/paper.ts';
+import { nodeRuntimes, readImageFile } from '../src/node/index.ts';
+
+const REFERENCE_DRAWS = 400;
+const REFERENCE_ROUND = 16;
+const THRESHOLD = 0.02;
+const data = (relative: string) =>
+  fileURLToPath(new URL(`../../../data/${relative}`, import.meta.url));
+const referenceFile = (key: string) =>
+  fileURLToPath(new URL(`./reference/${key}.json`, import.meta.url));
+
+interface BenchConfig {
+  readonly key: string;
+  readonly crop: Region;
+  readonly roi: Region;
+  readonly block: number;
+}
+
+const CONFIGS: BenchConfig[] = [
+  {
+    key: 'crop256-block16',
+    crop: { top: 256, left: 0, height: 256, width: 256 },
+    roi: { top: 144, left: 112, height: 32, width: 32 },
+    block: 16,
+  },
+  {
+    key: 'crop256-block8',
+    crop: { top: 256, left: 0, height: 256, width: 256 },
+    roi: { top: 144, left: 112, height: 32, width: 32 },
+    block: 8,
+  },
+  {
+    key: 'full512-block32',
+    crop: { top: 0, left: 0, height: 512, width: 512 },
+    roi: { top: 400, left: 112, height: 32, width: 32 },
+    block: 32,
+  },
+];
+
+interface ReferenceState {
+  readonly key: string;
+  rounds: number;
+  /** Per block outside the RoI, in grid order: count, sum, sum of squares of the effect. */
+  tallies: [number, number, number][];
+}
+
+interface Scene {
+  readonly model: ModelRunner;
+  readonly image: PlanarImage;
+  readonly mask: PlanarImage;
+  readonly config: BenchConfig;
+}
+
+async function loadScene(config: BenchConfig): Promise<Scene> {
+  const model = await ModelRunner.load({
+    bytes: await readFile(data('nuclei-unet/unet2d-nuclei-broad.onnx')),
+    name: 'unet2d-nuclei-broad.onnx',
+    runtimes: nodeRuntimes(),
+    backend: 'cpu',
+    imageSize: config.crop,
+    size: 'image',
+    logger: new Logger('silent'),
+  });
+  const image = cropImage(toPlanar(await readImageFile(data('dsb2018/img2d.tif')), 1), config.crop);
+  const mask = cropImage(
+    toBinaryMask(await readImageFile(data('dsb2018/mask2d.tif'))),
+    config.crop,
+  );
+  return { model, image, mask, config };
+}
+
+function bankFor(scene: Scene) {
+  const { block, roi } = scene.config;
+  return cutPatchBank([scene.image], 1000, block, block, new SeededRandom(0).fork('bank'), roi);
+}
+
+async function loadReference(config: BenchConfig, blockCount: number): Promise<ReferenceState> {
+  const file = referenceFile(config.key);
+  if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8')) as ReferenceState;
+  return {
+    key: config.key,
+    rounds: 0,
+    tallies: Array.from({ length: blockCount }, () => [0, 0, 0]),
+  };
+}
+
+/** Adds rounds of REFERENCE_ROUND draws per block until the reference is done or time is up. */
+async function extendReference(
+  scene: Scene,
+  state: ReferenceState,
+  deadline: number,
+): Promise<void> {
+  const { config, image, mask, model } = scene;
+  const grid = new BlockGrid(image.height, image.width, config.block, config.block);
+  const blocks = outsideRoi(grid, config.roi);
+  const patchBank = bankFor(scene);
+  const evaluator = new CpuEvaluator(
+    model,
+    { image, patchBank, grid, preprocessing: { kind: 'zscore', epsilon: 1e-6 } },
+    {
+      classes: 1,
+      height: image.height,
+      width: image.width,
+      roi: config.roi,
+      classIndex: 0,
+      activation: 'sigmoid',
+      metric: 'hardDice',
+      threshold: 0.5,
+      reference: cropImage(mask, config.roi).data,
+      accumulatorCount: grid.blockCount,
+    },
+  );
+  const base = await evaluator.evaluate(
+    new InterventionPlan(1, grid.blockCount),
+    Uint32Array.of(NO_TARGET),
+  );
+  evaluator.setBaseScore(base.scores[0]!);
+  while (state.rounds * REFERENCE_ROUND < REFERENCE_DRAWS && performance.now() < deadline) {
+    const random = new SeededRandom(1000 + state.rounds);
+    const draws = blocks.flatMap((block) =>
+      Array.from({ length: REFERENCE_ROUND }, () => ({
+        block,
+        patch: random.integer(patchBank.count),
+      })),
+    );
+    const tallies = new Map(blocks.map((block) => [block, new EffectTally()]));
+    await runDraws(
+      { evaluator, grid },
+      draws,
+      tallies,
+      () => {},
+      () => {},
+    );
+    blocks.forEach((block, i) => {
+      const tally = tallies.get(block)!;
+      const entry = state.tallies[i]!;
+      entry[0] += tally.count;
+      entry[1] += tally.sum;
+      entry[2] += tally.sumOfSquares;
+    });
+    state.rounds++;
+    await writeFile(referenceFile(config.key), `${JSON.stringify(state)}\n`);
+    console.error(
+      `${config.key}: reference round ${state.rounds} of ${REFERENCE_DRAWS / REFERENCE_ROUND}`,
+    );
+  }
+}
+
+/** Spearman rank correlation, ties given their mean rank. */
+function spearman(a: readonly number[], b: readonly number[]): number {
+  const ranks = (values: readonly number[]) => {
+    const order = values.map((value, i) => [value, i] as const).sort((x, y) => x[0] - y[0]);
+    const rank = new Array<number>(values.length);
+    for (let i = 0; i < order.length;) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+      for (let k = i; k <= j; k++) rank[order[k]![1]] = (i + j) / 2;
+      i = j + 1;
+    }
+    return rank;
+  };
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const mean = (ra.length - 1) / 2;
+  let covariance = 0;
+  let varianceA = 0;
+  let varianceB = 0;
+  ra.forEach((x, i) => {
+    covariance += (x - mean) * (rb[i]! - mean);
+    varianceA += (x - mean) ** 2;
+    varianceB += (rb[i]! - mean) ** 2;
+  });
+  return covariance / Math.sqrt(varianceA * varianceB);
+}
+
+async function runPreset(scene: Scene, preset: Preset): Promise<ExplanationResult> {
+  const { config } = scene;
+  return explain({
+    model: scene.model,
+    image: scene.image,
+    mask: scene.mask,
+    roi: config.roi,
+    block: { height: config.block, width: config.block },
+    patchBank: bankFor(scene),
+    preprocessing: { kind: 'zscore', epsilon: 1e-6 },
+    outcome: { activation: 'sigmoid', classIndex: 0, binarize: 0.5, metric: 'hardDice' },
+    preset,
+    seed: 0,
+  });
+}
+
+const minutesFlag = process.argv.indexOf('--reference-minutes');
+const referenceMinutes = minutesFlag > 0 ? Number(process.argv[minutesFlag + 1]) : 0;
+const only = process.argv.includes('--only')
+  ? process.argv[process.argv.indexOf('--only') + 1]
+  : undefined;
+const deadline = performance.now() + referenceMinutes * 60_000;
+const rows: string[] = [];
+for (const config of CONFIGS.filter((candidate) => !only || candidate.key === only)) {
+  const scene = await loadScene(config);
+  const grid = new BlockGrid(scene.image.height, scene.image.width, config.block, config.block);
+  const state = await loadReference(config, outsideRoi(grid, config.roi).length);
+  await extendReference(scene, state, deadline);
+  const reference = state.tallies.map(([count, sum]) => (count > 0 ? sum / count : 0));
+  const referenceCalls = reference.map((ate) => Math.abs(ate) >= THRESHOLD);
+  const drawn = state.rounds * REFERENCE_ROUND;
+  for (const preset of ['paper', 'fast'] as const) {
+    const result = await runPreset(scene, preset);
+    const ates = result.blocks.map((block) => block.ate);
+    const agree =
+      result.blocks.filter((block, i) => block.significant === referenceCalls[i]).length /
+      result.blocks.length;
+    const outside = 1 - result.modelSeconds / result.seconds;
+    rows.push(
+      `| ${config.key} | ${preset} | ${result.forwardPasses} | ${result.seconds.toFixed(1)} | ` +
+        `${(result.forwardPasses / result.seconds).toFixed(1)} | ${(100 * outside).toFixed(1)}% | ` +
+        `${drawn > 0 ? spearman(ates, reference).toFixed(3) : 'n/a'} | ${drawn > 0 ? (100 * agree).toFixed(1) + '%' : 'n/a'} | ` +
+        `${drawn}/${REFERENCE_DRAWS} |`,
+    );
+  }
+  await scene.model.release();
+}
+console.log('nuclei U-Net on DSB2018, RoI 32x32, per-image z-score, onnxruntime-node on the CPU');
+console.log('');
+console.log(
+  '| config | preset | passes | seconds | passes/s | time outside model | rank corr. vs ref | call agreement vs ref | ref draws per block |',
+);
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const row of rows) console.log(row);
+process.exit(0);
