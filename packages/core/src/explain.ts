@@ -57,6 +57,10 @@ export interface ExplainOptions {
   readonly round?: number;
   /** fast: false discovery rate of the blocks called significant. */
   readonly falseDiscoveryRate?: number;
+  /** fast: blocks per side of a screening group (1: none). */
+  readonly groupSide?: number;
+  /** fast: joint draws per screening group. */
+  readonly screenDraws?: number;
   /** fast: skip the exact-zero pruning by group tests. */
   readonly noPruning?: boolean;
   readonly seed: number;
@@ -146,6 +150,8 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
               round: options.round ?? FAST_DEFAULTS.round,
               maxDraws: samples,
               falseDiscoveryRate: options.falseDiscoveryRate ?? FAST_DEFAULTS.falseDiscoveryRate,
+              groupSide: options.groupSide ?? FAST_DEFAULTS.groupSide,
+              screenDraws: options.screenDraws ?? FAST_DEFAULTS.screenDraws,
               random,
             });
 

@@ -13,6 +13,7 @@ import {
   type EstimationProgress,
 } from './paper.ts';
 import { pruneExactZeros } from './pruning.ts';
+import { screenGroups } from './screening.ts';
 
 /** The `fast` preset's defaults. */
 export const FAST_DEFAULTS = {
@@ -22,6 +23,10 @@ export const FAST_DEFAULTS = {
   maxDraws: 64,
   /** False discovery rate of the blocks called significant (Benjamini-Hochberg). */
   falseDiscoveryRate: 0.05,
+  /** Blocks per side of a screening group (1: no group screening). */
+  groupSide: 2,
+  /** Joint draws per screening group, as many as the paper's screen gives one block. */
+  screenDraws: 3,
   threshold: 0.02,
 } as const;
 
@@ -37,6 +42,8 @@ export interface FastEstimation {
   readonly round: number;
   readonly maxDraws: number;
   readonly falseDiscoveryRate: number;
+  readonly groupSide: number;
+  readonly screenDraws: number;
   readonly random: SeededRandom;
   readonly onProgress?: (progress: EstimationProgress) => void;
   readonly signal?: AbortSignal;
@@ -79,7 +86,8 @@ export function benjaminiHochberg(pValues: readonly number[], q: number): Set<nu
 }
 
 /**
- * The `fast` preset: exact-zero pruning by group testing, then sequential sampling in rounds
+ * The `fast` preset: exact-zero pruning by group testing, the paper's screen done for groups of
+ * neighbouring blocks at once, then sequential sampling in rounds
  * with the same patch draws for every block, each round's draws of all active blocks packed
  * into full batches. A block stops when its interval (at the FDR level, Bonferroni-split over
  * the rounds it may look at) settles outside the dead zone [-t, t] or inside it, or at
@@ -98,6 +106,8 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
 
   let sampled = candidates;
   const pruned = new Set<number>();
+  // Without exact-zero pruning to clear the blocks out of reach, groups are screened instead.
+  let screenGroupsToo = true;
   if (options.pruningEvaluator) {
     planned = 2 * candidates.length;
     const pruning = await pruneExactZeros(
@@ -114,6 +124,26 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
     );
     for (const block of pruning.pruned) pruned.add(block);
     sampled = candidates.filter((block) => !pruned.has(block));
+    screenGroupsToo = pruning.fellBack;
+  }
+
+  const screenedOut = new Map<number, EffectTally>();
+  if (screenGroupsToo && options.groupSide > 1 && sampled.length > 0) {
+    const screening = await screenGroups(
+      {
+        evaluator: options.evaluator,
+        grid,
+        patchCount: options.patchCount,
+        random: options.random.fork('screening'),
+        groupSide: options.groupSide,
+        draws: options.screenDraws,
+        onBatch: (count) => report('screen', count),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      sampled,
+    );
+    for (const [block, tally] of screening.screened) screenedOut.set(block, tally);
+    sampled = screening.kept;
   }
 
   const looks = Math.ceil(maxDraws / round);
@@ -156,8 +186,12 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
       blockEffect(grid, block, tally, isSignificant ? tally.mean : 0, isSignificant),
     );
   });
-  for (const block of pruned)
+  for (const block of pruned) {
     byBlock.set(block, blockEffect(grid, block, new EffectTally(), 0, false));
+  }
+  for (const [block, tally] of screenedOut) {
+    byBlock.set(block, blockEffect(grid, block, tally, 0, false));
+  }
   return {
     blocks: candidates.filter((block) => byBlock.has(block)).map((block) => byBlock.get(block)!),
     complete,

@@ -1,0 +1,80 @@
+import { InterventionPlan, NO_TARGET, type BlockGrid } from '@pdcr/kernels';
+import type { BatchEvaluator } from '../evaluator.ts';
+import type { SeededRandom } from '../random.ts';
+import { EffectTally } from '../statistics.ts';
+
+export interface GroupScreeningOptions {
+  /** Scores the RoI's Dice, with the untouched image's score as base. */
+  readonly evaluator: BatchEvaluator;
+  readonly grid: BlockGrid;
+  readonly patchCount: number;
+  readonly random: SeededRandom;
+  /** Blocks per side of a group: 2 screens 2 x 2 neighbouring blocks at once. */
+  readonly groupSide: number;
+  /** Joint draws per group: every one must leave the score exactly unchanged. */
+  readonly draws: number;
+  readonly signal?: AbortSignal;
+  readonly onBatch?: (passes: number) => void;
+}
+
+export interface GroupScreeningResult {
+  /** Blocks whose group left the score exactly unchanged in every draw, with that group's tally. */
+  readonly screened: Map<number, EffectTally>;
+  /** Blocks that go on to sampling one by one. */
+  readonly kept: number[];
+  readonly complete: boolean;
+}
+
+/**
+ * The paper's screen, done for groups of neighbouring blocks at once: the group's blocks are
+ * all replaced in each draw, and a group whose every draw leaves the RoI's score exactly as it
+ * was has its blocks counted as zero, as the paper counts a block whose three draws all leave
+ * it so. Where the score moves, the group's blocks are sampled one by one. A joint replacement
+ * moves the image more than a single one (and, under per-image normalisation, the statistics
+ * more), so a group is screened out no more easily than its blocks would be.
+ */
+export async function screenGroups(
+  options: GroupScreeningOptions,
+  candidates: readonly number[],
+): Promise<GroupScreeningResult> {
+  const { evaluator, grid, groupSide, patchCount, random } = options;
+  const groups = new Map<string, number[]>();
+  for (const block of candidates) {
+    const row = Math.floor(Math.floor(block / grid.columns) / groupSide);
+    const column = Math.floor((block % grid.columns) / groupSide);
+    const key = `${row},${column}`;
+    groups.set(key, [...(groups.get(key) ?? []), block]);
+  }
+  const list = [...groups.values()];
+  const tests = list.flatMap((group) => Array.from({ length: options.draws }, () => group));
+  const tallies = new Map(list.map((group) => [group, new EffectTally()]));
+
+  for (let start = 0; start < tests.length; start += evaluator.maxBatchSize) {
+    if (options.signal?.aborted)
+      return { screened: new Map(), kept: [...candidates], complete: false };
+    const batch = tests.slice(start, start + evaluator.maxBatchSize);
+    const plan = new InterventionPlan(batch.length, grid.blockCount);
+    batch.forEach((group, sample) => {
+      for (const block of group) plan.replace(sample, block, random.integer(patchCount));
+    });
+    const { scores } = await evaluator.evaluate(
+      plan,
+      new Uint32Array(batch.length).fill(NO_TARGET),
+    );
+    batch.forEach((group, sample) => {
+      const effect = scores[sample]! - evaluator.baseScore;
+      tallies.get(group)!.add(1, effect, effect * effect);
+    });
+    options.onBatch?.(batch.length);
+  }
+
+  const screened = new Map<number, EffectTally>();
+  const kept: number[] = [];
+  for (const group of list) {
+    const tally = tallies.get(group)!;
+    if (tally.sumOfSquares === 0) for (const block of group) screened.set(block, tally);
+    else kept.push(...group);
+  }
+  kept.sort((a, b) => a - b);
+  return { screened, kept, complete: true };
+}
