@@ -4,7 +4,14 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   {
     // Bundles that tools/run-ts.mjs and the CLI tests write next to their sources while they run.
-    ignores: ['**/node_modules/**', '**/dist/**', '**/.turbo/**', '**/test-output/**', '**/.*.mjs', '**/.tune.ts'],
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      '**/.turbo/**',
+      '**/test-output/**',
+      '**/.*.mjs',
+      '**/.tune.ts',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.strict,
