@@ -53,6 +53,7 @@ export interface ExplainJob {
   readonly activation: Activation;
   readonly classIndex?: number;
   readonly binarize: number;
+  readonly freezeStats?: boolean;
   readonly batch?: number;
   readonly quiet: boolean;
   readonly logger: Logger;
@@ -146,6 +147,7 @@ export async function runExplainJob(
         block: job.block,
         ...(patchBank ? { patchBank } : {}),
         preprocessing: preprocessingForChannels(job.normalize, channels),
+        freezeStatistics: Boolean(job.freezeStats),
         outcome: { activation, classIndex, binarize: job.binarize, metric: 'hardDice' },
         preset: job.preset,
         ...(job.samples !== undefined ? { samples: job.samples } : {}),

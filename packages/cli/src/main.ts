@@ -120,6 +120,10 @@ program
     parseWholeNumber(0),
   )
   .option('--binarize <t>', 'threshold of the activated output', parseNumber, 0.5)
+  .option(
+    '--freeze-stats',
+    "with --normalize zscore, normalise intervened images by the untouched image's statistics (lets fast prune blocks out of reach)",
+  )
   .option('--batch <n>', 'most images per model run', parseWholeNumber(1))
   .option('--quiet', 'no progress bar')
   .option('--verbose', 'log what is chosen and why')

@@ -1,5 +1,6 @@
 import {
   BlockGrid,
+  channelStatistics,
   CpuIntervention,
   InterventionPlan,
   NO_TARGET,
@@ -47,6 +48,13 @@ export interface ExplainOptions {
   /** Natural patches of the block's size (unused by the `zero` preset). */
   readonly patchBank?: PatchBank;
   readonly preprocessing: Preprocessing;
+  /**
+   * Under `zscore`, normalise every intervened image with the untouched image's statistics
+   * instead of its own. Off by default: it changes the model's input from what it was trained
+   * on, but it cuts the path by which every block reaches every output, so that exact-zero
+   * pruning can clear the blocks out of the model's receptive field.
+   */
+  readonly freezeStatistics?: boolean;
   readonly outcome: OutcomeOptions;
   readonly preset: Preset;
   /** paper: estimation draws per block; fast: the most draws a block gets. */
@@ -97,7 +105,9 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
     image,
     patchBank,
     grid,
-    preprocessing: options.preprocessing,
+    preprocessing: options.freezeStatistics
+      ? frozenStatistics(options.preprocessing, image)
+      : options.preprocessing,
   };
   const baseOutput =
     options.mask && preset !== 'fast' ? null : await baseActivatedRoi(options, source);
@@ -181,7 +191,9 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
         samples: preset === 'zero' ? 1 : samples,
         screen: preset === 'paper' ? screen : 0,
         threshold,
-        preprocessing: describePreprocessing(options.preprocessing),
+        preprocessing:
+          describePreprocessing(options.preprocessing) +
+          (options.freezeStatistics ? ' (frozen)' : ''),
         patches: patchBank.count,
         batchSize: evaluator.maxBatchSize,
       },
@@ -313,6 +325,18 @@ async function baseActivatedRoi(
     }
   }
   return values;
+}
+
+/** A per-image z-score turned into fixed normalisation by the base image's own statistics. */
+export function frozenStatistics(preprocessing: Preprocessing, image: PlanarImage): Preprocessing {
+  if (preprocessing.kind !== 'zscore') return preprocessing;
+  const { mean, squaredDeviations } = channelStatistics(image);
+  const pixels = image.height * image.width;
+  return {
+    kind: 'meanStd',
+    mean,
+    std: squaredDeviations.map((sum) => Math.sqrt(sum / pixels) + preprocessing.epsilon),
+  };
 }
 
 function describePreprocessing(preprocessing: Preprocessing): string {

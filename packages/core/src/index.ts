@@ -1,6 +1,7 @@
 export * from './errors.ts';
 export {
   explain,
+  frozenStatistics,
   summarise,
   type ExplainOptions,
   type OutcomeOptions,

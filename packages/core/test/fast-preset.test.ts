@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { explain, Logger, ModelRunner, type ExplainOptions } from '../src/index.ts';
+import { BlockGrid, CpuIntervention, InterventionPlan } from '@pdcr/kernels';
+import {
+  explain,
+  frozenStatistics,
+  Logger,
+  ModelRunner,
+  type ExplainOptions,
+} from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
 import {
   BLOCK,
@@ -115,5 +122,35 @@ describe('the fast preset', () => {
     });
     // 95% intervals, stopped early when settled: between 85% and 100% over 80 intervals.
     expect(covered).toBeGreaterThanOrEqual(0.85);
+  });
+
+  it('prunes again under per-image z-score once the statistics are frozen, as an explicit choice', async () => {
+    const zscore = { kind: 'zscore', epsilon: 1e-6 } as const;
+    const [live, frozen] = await withModel(async (model) => [
+      await explain(options(model, { preprocessing: zscore })),
+      await explain(options(model, { preprocessing: zscore, freezeStatistics: true })),
+    ]);
+    expect(significantBlocks(frozen.blocks)).toEqual(significantBlocks(live.blocks));
+    expect(frozen.blocks.filter((block) => block.n === 0)).toHaveLength(26);
+    expect(frozen.forwardPasses).toBeLessThan(live.forwardPasses);
+    expect(frozen.parameters.preprocessing).toBe('zscore (frozen)');
+  });
+
+  it('freezes the statistics to exactly what the untouched image is normalised with', () => {
+    const image = sceneImage(scene);
+    const frozen = frozenStatistics({ kind: 'zscore', epsilon: 1e-6 }, image);
+    const grid = new BlockGrid(HEIGHT, WIDTH, BLOCK, BLOCK);
+    const plan = new InterventionPlan(1, grid.blockCount);
+    const [live, fixed] = [{ kind: 'zscore', epsilon: 1e-6 } as const, frozen].map(
+      (preprocessing) => {
+        const batch = new Float32Array(HEIGHT * WIDTH);
+        new CpuIntervention({ image, patchBank: sceneBank(1, 0), grid, preprocessing }).run(
+          plan,
+          batch,
+        );
+        return batch;
+      },
+    );
+    live!.forEach((value, i) => expect(fixed![i]).toBeCloseTo(value, 5));
   });
 });
