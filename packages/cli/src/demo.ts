@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { BackendChoice, Logger, Preset } from '@pdcr/core';
 import { runExplainJob } from './explain-job.ts';
+import { finishRun } from './summary.ts';
 
 function dataFile(relative: string): string {
   return fileURLToPath(new URL(`../../../data/${relative}`, import.meta.url));
@@ -44,15 +45,5 @@ export async function runDemo(options: {
     logger: options.logger,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  console.log(
-    `demo: base Dice ${result.baseScore.toFixed(2)}; ${result.summary.positive} positive, ${result.summary.negative} negative, ${result.summary.zero} zero blocks`,
-  );
-  console.log(
-    `demo: ${result.forwardPasses} forward passes in ${result.seconds.toFixed(1)} s on ${result.backend} (${(result.forwardPasses / result.seconds).toFixed(1)} passes/s)`,
-  );
-  console.log(`demo: report at ${files.find((file) => file.endsWith('report.html'))}`);
-  if (!result.complete) {
-    console.error(`pdcr: interrupted; the ${result.blocks.length} blocks finished were written`);
-    process.exit(130);
-  }
+  finishRun(result, files, 'demo: ');
 }

@@ -3,6 +3,7 @@ import { Logger, PdcrError } from '@pdcr/core';
 import { runDemo } from './demo.ts';
 import { runExplainJob } from './explain-job.ts';
 import { runInfo } from './info.ts';
+import { finishRun } from './summary.ts';
 import {
   parseActivation,
   parseBlock,
@@ -137,17 +138,7 @@ program
       logger,
       signal: interruptSignal(),
     });
-    console.log(
-      `base Dice ${result.baseScore.toFixed(2)}; ${result.summary.positive} positive, ${result.summary.negative} negative, ${result.summary.zero} zero blocks`,
-    );
-    console.log(
-      `${result.forwardPasses} forward passes in ${result.seconds.toFixed(1)} s on ${result.backend}`,
-    );
-    console.log(`report: ${files.find((file) => file.endsWith('report.html'))}`);
-    if (!result.complete) {
-      console.error(`pdcr: interrupted; the ${result.blocks.length} blocks finished were written`);
-      process.exit(130);
-    }
+    finishRun(result, files);
   });
 
 program

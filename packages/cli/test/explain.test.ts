@@ -100,7 +100,7 @@ describe('pdcr explain', () => {
     const run = await pdcr(explainArgs(out));
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/report: .*report\.html/);
+    expect(run.stdout).toMatch(/report at .*report\.html/);
     expect((await readdir(out)).sort()).toEqual([
       'ate.npy',
       'heatmap.png',

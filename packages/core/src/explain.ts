@@ -41,7 +41,10 @@ export interface ExplainOptions {
   readonly model: ModelRunner;
   /** The image as the model sees it: its channels and size, values in [0, 1]. */
   readonly image: PlanarImage;
-  /** Ground truth at the image's size (0/1); without it the model's own prediction is the reference. */
+  /**
+   * Ground truth at the image's size (0/1); without it, the model's own prediction on the
+   * untouched image is the reference.
+   */
   readonly mask?: PlanarImage;
   readonly roi: Region;
   readonly block: { readonly height: number; readonly width: number };

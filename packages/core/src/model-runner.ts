@@ -243,7 +243,10 @@ function defaultBatchSize(size: { height: number; width: number }): number {
   return Math.max(1, Math.min(64, Math.floor(DEFAULT_BATCH_PIXELS / (size.height * size.width))));
 }
 
-/** Software adapters (SwiftShader, llvmpipe) run compute on the CPU, far slower than onnxruntime's CPU provider. */
+/**
+ * Software adapters (SwiftShader, llvmpipe) run compute on the CPU, far slower than
+ * onnxruntime's own CPU provider: `auto` does not pick them.
+ */
 export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   const text =

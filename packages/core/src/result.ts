@@ -8,7 +8,7 @@ export interface BlockEffect {
   readonly left: number;
   readonly height: number;
   readonly width: number;
-  /** The map's value: mean of (score - base score) over the draws, or 0 where the preset zeroes it. */
+  /** The map's value: mean of (score - base score) over the draws, 0 where the preset zeroes it. */
   readonly ate: number;
   /** Standard error of the mean effect measured (before any zeroing). */
   readonly se: number;

@@ -86,7 +86,8 @@ fn sampleStatistics(@builtin(workgroup_id) group: vec3<u32>,
   var sums = vec4<f32>(0.0);
   var squares = vec4<f32>(0.0);
   if (sample < params.batchSize) {
-    for (var blockIndex = lane; blockIndex < params.blockCount; blockIndex += STATS_WORKGROUP_SIZE) {
+    for (var blockIndex = lane; blockIndex < params.blockCount;
+         blockIndex += STATS_WORKGROUP_SIZE) {
       let patchIndex = patchOfBlock[sample * params.blockCount + blockIndex];
       if (patchIndex != KEEP_BLOCK) {
         let change = blockChange(blockIndex, patchIndex);
@@ -128,7 +129,8 @@ fn writeBatch(@builtin(global_invocation_id) id: vec3<u32>) {
 
   let blockRow = y / params.blockHeight;
   let blockColumn = x / params.blockWidth;
-  let patchIndex = patchOfBlock[sample * params.blockCount + blockRow * params.gridColumns + blockColumn];
+  let blockIndex = blockRow * params.gridColumns + blockColumn;
+  let patchIndex = patchOfBlock[sample * params.blockCount + blockIndex];
   let planeSize = params.height * params.width;
   let patchPlaneSize = params.blockHeight * params.blockWidth;
   let inPatch = (y - blockRow * params.blockHeight) * params.blockWidth

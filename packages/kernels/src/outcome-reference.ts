@@ -105,7 +105,7 @@ function rawFinite(
   );
 }
 
-/** One sample's score on the RoI, as `OutcomeMetric` defines it; NaN where a value is not finite. */
+/** One sample's score on the RoI as `OutcomeMetric` defines it; NaN where a value is not finite. */
 export function scoreSample(spec: OutcomeSpec, modelOutput: Float32Array, sample: number): number {
   const { roi, reference, metric, threshold } = spec;
   let overlap = 0;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { create, globals } from 'webgpu';
 
-/** Debian's Chromium ships SwiftShader, a Vulkan driver that gives Dawn an adapter without a GPU. */
+/** Debian's Chromium ships SwiftShader: a Vulkan driver that gives Dawn an adapter, no GPU needed. */
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 let gpu: GPU | undefined;
