@@ -16,6 +16,9 @@ export {
   type EstimationProgress,
 } from './estimation/paper.ts';
 export { estimateZero } from './estimation/zero.ts';
+export { benjaminiHochberg, estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
+export { pruneExactZeros } from './estimation/pruning.ts';
+export { screenGroups } from './estimation/screening.ts';
 export * from './image-adaptation.ts';
 export { decodeImage, type RasterImage } from './images.ts';
 export { Logger, type LogLevel } from './logger.ts';

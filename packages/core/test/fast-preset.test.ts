@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BlockGrid, CpuIntervention, InterventionPlan } from '@pdcr/kernels';
 import {
   explain,
+  FAST_DEFAULTS,
   frozenStatistics,
   Logger,
   ModelRunner,
@@ -95,11 +96,12 @@ describe('the fast preset', () => {
       [helper.top, helper.left],
       [hinderer.top, hinderer.left],
     ]);
-    // At most 30 passes of failed exact-zero group tests, then 3 draws for each group of 2 x 2
+    // At most 30 passes of failed exact-zero group tests, then joint draws for each group of 2 x 2
     // blocks (9 groups); the groups holding the driving blocks are sampled block by block.
-    const screened = result.blocks.filter((block) => block.n === 3 && block.ate === 0);
+    const { screenDraws, maxDraws } = FAST_DEFAULTS;
+    const screened = result.blocks.filter((block) => block.n === screenDraws && block.ate === 0);
     expect(screened.length).toBeGreaterThanOrEqual(28 - 8);
-    expect(result.forwardPasses).toBeLessThanOrEqual(1 + 30 + 9 * 3 + 8 * 64);
+    expect(result.forwardPasses).toBeLessThanOrEqual(1 + 30 + 9 * screenDraws + 8 * maxDraws);
   });
 
   it('gives intervals that cover the exact ATE at about their stated rate over repeated seeds', async () => {

@@ -18,15 +18,18 @@ import { screenGroups } from './screening.ts';
 /** The `fast` preset's defaults. */
 export const FAST_DEFAULTS = {
   /** Draws per block per round; the same patches for every block (common random numbers). */
-  round: 8,
+  round: 4,
   /** Most draws a block gets. */
-  maxDraws: 64,
+  maxDraws: 32,
   /** False discovery rate of the blocks called significant (Benjamini-Hochberg). */
   falseDiscoveryRate: 0.05,
   /** Blocks per side of a screening group (1: no group screening). */
   groupSide: 2,
-  /** Joint draws per screening group, as many as the paper's screen gives one block. */
-  screenDraws: 3,
+  /**
+   * Joint draws per screening group. Two, not the paper's three: on the demo crop, three
+   * screened out fewer groups and cost more passes for a worse map (docs/benchmarks.md).
+   */
+  screenDraws: 2,
   threshold: 0.02,
 } as const;
 
