@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { Logger, PdcrError } from '@pdcr/core';
+import { KernelInputError } from '@pdcr/kernels';
 import { runDemo } from './demo.ts';
 import { runExplainJob } from './explain-job.ts';
 import { runInfo } from './info.ts';
@@ -71,7 +72,7 @@ program
   )
   .option(
     '--samples <n>',
-    'estimation draws per block (paper: 50; fast: the most, 64)',
+    'estimation draws per block (paper: 50; fast: the most, 32)',
     parseWholeNumber(1),
   )
   .option('--screen <n>', 'screening draws per block (paper: 3)', parseWholeNumber(1))
@@ -183,7 +184,8 @@ try {
   await program.parseAsync(process.argv);
   process.exit(0);
 } catch (error) {
-  if (error instanceof PdcrError) {
+  // Both name the input they reject; neither is an internal error.
+  if (error instanceof PdcrError || error instanceof KernelInputError) {
     console.error(`pdcr: ${error.message}`);
     process.exit(2);
   }

@@ -197,12 +197,17 @@ describe('pdcr explain', () => {
       /^pdcr: .*small-mask\.png: is 8x8 but the image is 40x48/,
     ],
     ['a malformed RoI', { '--roi': '1,2,3' }, /TOP,LEFT,HEIGHT,WIDTH/],
+    [
+      'a class the model does not have',
+      { '--class': '5' },
+      /^pdcr: class: 5 is not an output channel/,
+    ],
   ] as const)('rejects %s with one line and writes nothing', async ([, overrides, message]) => {
     const out = path.join(folder, `bad-${Math.random().toString(36).slice(2)}`);
     const resolved = Object.fromEntries(
       Object.entries(overrides).map(([flag, value]) => [
         flag,
-        value.includes('/') || value.includes(',') ? value : path.join(folder, value),
+        /\.(png|onnx)$/.test(value) && !value.startsWith('/') ? path.join(folder, value) : value,
       ]),
     );
     const run = await pdcr(explainArgs(out, resolved));

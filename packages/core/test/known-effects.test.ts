@@ -170,4 +170,32 @@ describe('explaining a model whose effects are known exactly', () => {
     expect(partial.blocks).toEqual(full.blocks.filter((block) => !block.significant));
     expect(partial.forwardPasses).toBe(1 + 28 * 3 + 16);
   });
+
+  it('keeps only fully screened blocks when interrupted while screening', async () => {
+    const model = await loadStepModel(false);
+    const controller = new AbortController();
+    const result = await explain({
+      model,
+      image: baseImage(),
+      mask,
+      roi,
+      block: { height: BLOCK, width: BLOCK },
+      patchBank: bank(4, 0),
+      preprocessing: { kind: 'none' },
+      outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
+      preset: 'paper',
+      seed: 7,
+      signal: controller.signal,
+      onProgress: (progress) => {
+        if (progress.phase === 'screen') controller.abort();
+      },
+    });
+    await model.release();
+    // One batch of 16 screening draws ran: the first 5 blocks were screened (3 draws each), none
+    // of them a driving block, so exactly those 5 are listed, all zero.
+    expect(result.complete).toBe(false);
+    expect(result.forwardPasses).toBe(1 + 16);
+    expect(result.blocks).toHaveLength(5);
+    expect(result.blocks.every((block) => block.ate === 0 && block.n === 3)).toBe(true);
+  });
 });

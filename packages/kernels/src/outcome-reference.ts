@@ -44,7 +44,8 @@ export class CpuOutcome {
       this.scores[sample] = score;
       const target = sampleTarget[sample]!;
       if (target === NO_TARGET) continue;
-      const effect = score - this.baseScore;
+      // In float32, as the kernel computes it: an unchanged score adds exactly zero.
+      const effect = Math.fround(this.scores[sample]! - Math.fround(this.baseScore));
       this.effects[3 * target]! += 1;
       this.effects[3 * target + 1]! += effect;
       this.effects[3 * target + 2]! += effect * effect;

@@ -71,11 +71,20 @@ function settle(tally: EffectTally, threshold: number, level: number): Settled {
   return null;
 }
 
-/** One-sided p-value of "|ATE| <= t" against "|ATE| > t". */
+/**
+ * p-value of "|ATE| <= t" against "|ATE| > t": the chance, at the least favourable null (ATE at
+ * t or at -t), of a mean at least as far beyond the dead zone as the one seen, on either side.
+ * It takes no account of the sequential stopping, which makes it somewhat optimistic.
+ */
 function pValueBeyondThreshold(tally: EffectTally, threshold: number): number {
-  const excess = Math.abs(tally.mean) - threshold;
-  if (tally.count < 2 || tally.standardError === 0) return excess > 0 ? 0 : 1;
-  return 1 - tCdf(excess / tally.standardError, tally.count - 1);
+  const distance = Math.abs(tally.mean);
+  if (tally.count < 2 || tally.standardError === 0) return distance > threshold ? 0 : 1;
+  const degrees = tally.count - 1;
+  const se = tally.standardError;
+  return Math.min(
+    1,
+    tCdf(-(distance - threshold) / se, degrees) + tCdf(-(distance + threshold) / se, degrees),
+  );
 }
 
 /** Benjamini-Hochberg: the indices of `pValues` rejected at false discovery rate `q`. */

@@ -65,7 +65,7 @@ export async function estimatePaper(options: PaperEstimation): Promise<Estimate>
   const report = (phase: EstimationProgress['phase']) =>
     options.onProgress?.({ phase, passesDone: done, passesPlanned: planned });
 
-  await runDraws(
+  const screened = await runDraws(
     options,
     screenDraws,
     screenTallies,
@@ -77,6 +77,18 @@ export async function estimatePaper(options: PaperEstimation): Promise<Estimate>
       report('screen');
     },
   );
+  if (screened < screenDraws.length) {
+    // Interrupted while screening: only the blocks fully screened out are finished.
+    const finished = blocks
+      .slice(0, Math.floor(screened / options.screen))
+      .filter((block) => !passed.has(block));
+    return {
+      blocks: finished.map((block) =>
+        blockEffect(grid, block, screenTallies.get(block)!, 0, false),
+      ),
+      complete: false,
+    };
+  }
 
   const estimated = blocks.filter((block) => passed.has(block));
   const estimateDraws = estimated.flatMap((block) =>
@@ -138,8 +150,8 @@ export function blockEffect(
 }
 
 /**
- * Runs `draws` in full batches; adds each batch's effect sums to the tallies (one accumulator
- * per block) and hands each draw's own effect to `onEffect`. Stops between batches when the
+ * Runs `draws` in full batches; adds each draw's effect to its block's tally and hands it to
+ * `onEffect`. Stops between batches when the
  * signal is aborted; returns how many draws, from the first, were run.
  */
 export async function runDraws(
@@ -159,14 +171,14 @@ export async function runDraws(
       plan.replace(sample, draw.block, draw.patch);
       targets[sample] = draw.block;
     });
-    const { scores, effects } = await evaluator.evaluate(plan, targets);
-    const touched = new Set(batch.map((draw) => draw.block));
-    for (const block of touched) {
-      tallies
-        .get(block)!
-        .add(effects[3 * block]!, effects[3 * block + 1]!, effects[3 * block + 2]!);
-    }
-    batch.forEach((draw, sample) => onEffect(draw, scores[sample]! - evaluator.baseScore));
+    // Tallies are kept in double precision from each sample's score: the kernel's float32
+    // accumulators lose the variance of effects that are large next to their spread.
+    const { scores } = await evaluator.evaluate(plan, targets);
+    batch.forEach((draw, sample) => {
+      const effect = Math.fround(scores[sample]! - Math.fround(evaluator.baseScore));
+      tallies.get(draw.block)!.add(1, effect, effect * effect);
+      onEffect(draw, effect);
+    });
     onBatch(batch.length);
   }
   return draws.length;

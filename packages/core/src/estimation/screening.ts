@@ -29,9 +29,10 @@ export interface GroupScreeningResult {
  * The paper's screen, done for groups of neighbouring blocks at once: the group's blocks are
  * all replaced in each draw, and a group whose every draw leaves the RoI's score exactly as it
  * was has its blocks counted as zero, as the paper counts a block whose three draws all leave
- * it so. Where the score moves, the group's blocks are sampled one by one. A joint replacement
- * moves the image more than a single one (and, under per-image normalisation, the statistics
- * more), so a group is screened out no more easily than its blocks would be.
+ * it so. Where the score moves, the group's blocks are sampled one by one. Like the paper's
+ * screen this is a heuristic: a group can leave the score unchanged while its blocks change it
+ * in opposite ways (one removing a predicted pixel, another adding one), and a screened block's
+ * `n` counts its group's joint draws, not draws of its own.
  */
 export async function screenGroups(
   options: GroupScreeningOptions,
@@ -62,7 +63,7 @@ export async function screenGroups(
       new Uint32Array(batch.length).fill(NO_TARGET),
     );
     batch.forEach((group, sample) => {
-      const effect = scores[sample]! - evaluator.baseScore;
+      const effect = Math.fround(scores[sample]! - Math.fround(evaluator.baseScore));
       tallies.get(group)!.add(1, effect, effect * effect);
     });
     options.onBatch?.(batch.length);
