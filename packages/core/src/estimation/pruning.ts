@@ -1,6 +1,5 @@
-import { InterventionPlan, NO_TARGET, type BlockGrid, type Region } from '@pdcr/kernels';
-import type { BatchEvaluator } from '../evaluator.ts';
-import type { SeededRandom } from '../random.ts';
+import type { BlockGrid, Region } from '@pdcr/kernels';
+import { scoreGroupReplacements, type GroupDrawOptions } from './group-draws.ts';
 
 /** Independent patch draws each group is tested with: all must leave the RoI untouched. */
 export const DRAWS_PER_GROUP_TEST = 2;
@@ -11,15 +10,12 @@ export const DRAWS_PER_GROUP_TEST = 2;
  */
 export const FALLBACK_LEVEL = 3;
 
-export interface PruningOptions {
-  /** Scores `maxAbsDifference` of the RoI's activated output against the untouched image's. */
-  readonly evaluator: BatchEvaluator;
-  readonly grid: BlockGrid;
+/**
+ * `evaluator` scores `maxAbsDifference` of the RoI's activated output against the untouched
+ * image's.
+ */
+export interface PruningOptions extends GroupDrawOptions {
   readonly roi: Region;
-  readonly patchCount: number;
-  readonly random: SeededRandom;
-  readonly signal?: AbortSignal;
-  readonly onBatch?: (passes: number) => void;
 }
 
 export interface PruningResult {
@@ -49,7 +45,7 @@ export async function pruneExactZeros(
   options: PruningOptions,
   candidates: readonly number[],
 ): Promise<PruningResult> {
-  const { evaluator, grid, roi, patchCount, random } = options;
+  const { grid, roi } = options;
   const pruned: number[] = [];
   const kept: number[] = [];
   let passes = 0;
@@ -63,25 +59,10 @@ export async function pruneExactZeros(
     const tests = level.flatMap((group) =>
       Array.from({ length: DRAWS_PER_GROUP_TEST }, () => group),
     );
-    const changed = new Set<readonly number[]>();
-    for (let start = 0; start < tests.length; start += evaluator.maxBatchSize) {
-      if (options.signal?.aborted)
-        return { pruned, kept: [...kept, ...level.flat()], passes, fellBack: false };
-      const batch = tests.slice(start, start + evaluator.maxBatchSize);
-      const plan = new InterventionPlan(batch.length, grid.blockCount);
-      batch.forEach((group, sample) => {
-        for (const block of group) plan.replace(sample, block, random.integer(patchCount));
-      });
-      const { scores } = await evaluator.evaluate(
-        plan,
-        new Uint32Array(batch.length).fill(NO_TARGET),
-      );
-      batch.forEach((group, sample) => {
-        if (scores[sample] !== 0) changed.add(group);
-      });
-      passes += batch.length;
-      options.onBatch?.(batch.length);
-    }
+    const scores = await scoreGroupReplacements(options, tests);
+    if (!scores) return { pruned, kept: [...kept, ...level.flat()], passes, fellBack: false };
+    passes += tests.length;
+    const changed = new Set(tests.filter((_, i) => scores[i] !== 0));
 
     const next: number[][] = [];
     for (const group of level) {

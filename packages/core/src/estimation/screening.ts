@@ -1,20 +1,12 @@
-import { InterventionPlan, NO_TARGET, type BlockGrid } from '@pdcr/kernels';
-import type { BatchEvaluator } from '../evaluator.ts';
-import type { SeededRandom } from '../random.ts';
 import { EffectTally } from '../statistics.ts';
+import { scoreGroupReplacements, type GroupDrawOptions } from './group-draws.ts';
 
-export interface GroupScreeningOptions {
-  /** Scores the RoI's Dice, with the untouched image's score as base. */
-  readonly evaluator: BatchEvaluator;
-  readonly grid: BlockGrid;
-  readonly patchCount: number;
-  readonly random: SeededRandom;
+/** `evaluator` scores the RoI's Dice, with the untouched image's score as base. */
+export interface GroupScreeningOptions extends GroupDrawOptions {
   /** Blocks per side of a group: 2 screens 2 x 2 neighbouring blocks at once. */
   readonly groupSide: number;
   /** Joint draws per group: every one must leave the score exactly unchanged. */
   readonly draws: number;
-  readonly signal?: AbortSignal;
-  readonly onBatch?: (passes: number) => void;
 }
 
 export interface GroupScreeningResult {
@@ -38,7 +30,7 @@ export async function screenGroups(
   options: GroupScreeningOptions,
   candidates: readonly number[],
 ): Promise<GroupScreeningResult> {
-  const { evaluator, grid, groupSide, patchCount, random } = options;
+  const { grid, groupSide } = options;
   const groups = new Map<string, number[]>();
   for (const block of candidates) {
     const row = Math.floor(Math.floor(block / grid.columns) / groupSide);
@@ -50,24 +42,12 @@ export async function screenGroups(
   const tests = list.flatMap((group) => Array.from({ length: options.draws }, () => group));
   const tallies = new Map(list.map((group) => [group, new EffectTally()]));
 
-  for (let start = 0; start < tests.length; start += evaluator.maxBatchSize) {
-    if (options.signal?.aborted)
-      return { screened: new Map(), kept: [...candidates], complete: false };
-    const batch = tests.slice(start, start + evaluator.maxBatchSize);
-    const plan = new InterventionPlan(batch.length, grid.blockCount);
-    batch.forEach((group, sample) => {
-      for (const block of group) plan.replace(sample, block, random.integer(patchCount));
-    });
-    const { scores } = await evaluator.evaluate(
-      plan,
-      new Uint32Array(batch.length).fill(NO_TARGET),
-    );
-    batch.forEach((group, sample) => {
-      const effect = Math.fround(scores[sample]! - Math.fround(evaluator.baseScore));
-      tallies.get(group)!.add(1, effect, effect * effect);
-    });
-    options.onBatch?.(batch.length);
-  }
+  const scores = await scoreGroupReplacements(options, tests);
+  if (!scores) return { screened: new Map(), kept: [...candidates], complete: false };
+  tests.forEach((group, i) => {
+    const effect = Math.fround(scores[i]! - Math.fround(options.evaluator.baseScore));
+    tallies.get(group)!.add(1, effect, effect * effect);
+  });
 
   const screened = new Map<number, EffectTally>();
   const kept: number[] = [];
