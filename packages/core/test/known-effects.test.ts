@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { explain, Logger, ModelRunner, type ExplanationResult } from '../src/index.ts';
+import {
+  explain,
+  Logger,
+  ModelRunner,
+  type ExplainOptions,
+  type ExplanationResult,
+} from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
 import {
   BLOCK,
@@ -35,6 +41,23 @@ async function loadStepModel(fixedBatch: boolean) {
   });
 }
 
+/** The scene explained with the paper preset on the CPU; `overrides` change what a test varies. */
+function sceneOptions(model: ModelRunner, overrides: Partial<ExplainOptions> = {}): ExplainOptions {
+  return {
+    model,
+    image: baseImage(),
+    mask,
+    roi,
+    block: { height: BLOCK, width: BLOCK },
+    patchBank: bank(4, 0),
+    preprocessing: { kind: 'none' },
+    outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
+    preset: 'paper',
+    seed: 7,
+    ...overrides,
+  };
+}
+
 function effectAt(result: ExplanationResult, region: { top: number; left: number }) {
   return result.blocks.find((block) => block.top === region.top && block.left === region.left)!;
 }
@@ -48,18 +71,7 @@ describe('explaining a model whose effects are known exactly', () => {
 
   it('finds exactly the two driving blocks, with their sign and size, under the paper preset', async () => {
     const model = await loadStepModel(true);
-    const result = await explain({
-      model,
-      image: baseImage(),
-      mask,
-      roi,
-      block: { height: BLOCK, width: BLOCK },
-      patchBank: bank(4, 0),
-      preprocessing: { kind: 'none' },
-      outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
-      preset: 'paper',
-      seed: 7,
-    });
+    const result = await explain(sceneOptions(model));
     await model.release();
 
     expect(result.baseScore).toBeCloseTo(BASE_DICE, 4);
@@ -83,22 +95,16 @@ describe('explaining a model whose effects are known exactly', () => {
   it('estimates a random effect within its Monte Carlo error', async () => {
     const model = await loadStepModel(false);
     const samples = 200;
-    const result = await explain({
-      model,
-      image: baseImage(),
-      mask,
-      roi,
-      block: { height: BLOCK, width: BLOCK },
-      // Half the patches flip the step: the exact ATE is half the flipped effect.
-      patchBank: bank(3, 3),
-      preprocessing: { kind: 'none' },
-      outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
-      preset: 'paper',
-      samples,
-      // Eight screening draws miss a half-flipping block with probability 1/256 only.
-      screen: 8,
-      seed: 11,
-    });
+    const result = await explain(
+      sceneOptions(model, {
+        // Half the patches flip the step: the exact ATE is half the flipped effect.
+        patchBank: bank(3, 3),
+        samples,
+        // Eight screening draws miss a half-flipping block with probability 1/256 only.
+        screen: 8,
+        seed: 11,
+      }),
+    );
     await model.release();
     for (const [region, flipped] of [
       [helper, HELPER_FLIPPED],
@@ -116,17 +122,7 @@ describe('explaining a model whose effects are known exactly', () => {
 
   it('measures a single pass per block under the zero-occlusion preset', async () => {
     const model = await loadStepModel(false);
-    const result = await explain({
-      model,
-      image: baseImage(),
-      mask,
-      roi,
-      block: { height: BLOCK, width: BLOCK },
-      preprocessing: { kind: 'none' },
-      outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
-      preset: 'zero',
-      seed: 1,
-    });
+    const result = await explain(sceneOptions(model, { preset: 'zero', seed: 1 }));
     await model.release();
     expect(result.forwardPasses).toBe(1 + 28);
     expect(effectAt(result, helper).ate).toBeCloseTo(HELPER_FLIPPED, 3);
@@ -137,31 +133,15 @@ describe('explaining a model whose effects are known exactly', () => {
   it('stops when interrupted and keeps exactly the blocks it finished', async () => {
     const model = await loadStepModel(false);
     const controller = new AbortController();
-    const options = {
-      model,
-      image: baseImage(),
-      mask,
-      roi,
-      block: { height: BLOCK, width: BLOCK },
-      patchBank: bank(4, 0),
-      preprocessing: { kind: 'none' as const },
-      outcome: {
-        activation: 'none' as const,
-        classIndex: 0,
-        binarize: 0,
-        metric: 'hardDice' as const,
-      },
-      preset: 'paper' as const,
-      seed: 7,
-    };
-    const full = await explain(options);
-    const partial = await explain({
-      ...options,
-      signal: controller.signal,
-      onProgress: (progress) => {
-        if (progress.phase === 'estimate') controller.abort();
-      },
-    });
+    const full = await explain(sceneOptions(model));
+    const partial = await explain(
+      sceneOptions(model, {
+        signal: controller.signal,
+        onProgress: (progress) => {
+          if (progress.phase === 'estimate') controller.abort();
+        },
+      }),
+    );
     await model.release();
     expect(full.complete).toBe(true);
     expect(partial.complete).toBe(false);
@@ -174,22 +154,14 @@ describe('explaining a model whose effects are known exactly', () => {
   it('keeps only fully screened blocks when interrupted while screening', async () => {
     const model = await loadStepModel(false);
     const controller = new AbortController();
-    const result = await explain({
-      model,
-      image: baseImage(),
-      mask,
-      roi,
-      block: { height: BLOCK, width: BLOCK },
-      patchBank: bank(4, 0),
-      preprocessing: { kind: 'none' },
-      outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
-      preset: 'paper',
-      seed: 7,
-      signal: controller.signal,
-      onProgress: (progress) => {
-        if (progress.phase === 'screen') controller.abort();
-      },
-    });
+    const result = await explain(
+      sceneOptions(model, {
+        signal: controller.signal,
+        onProgress: (progress) => {
+          if (progress.phase === 'screen') controller.abort();
+        },
+      }),
+    );
     await model.release();
     // One batch of 16 screening draws ran: the first 5 blocks were screened (3 draws each), none
     // of them a driving block, so exactly those 5 are listed, all zero.
