@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import {
+  cropImage,
   cutPatchBank,
   encodeNpy,
   ateMap,
@@ -81,17 +82,7 @@ function crop(image: PlanarImage, region: Region | undefined, name: string): Pla
       `is ${image.height}x${image.width}, too small for the crop asked for`,
     );
   }
-  const data = new Float32Array(image.channels * region.height * region.width);
-  for (let c = 0; c < image.channels; c++) {
-    for (let r = 0; r < region.height; r++) {
-      const from = (c * image.height + region.top + r) * image.width + region.left;
-      data.set(
-        image.data.subarray(from, from + region.width),
-        (c * region.height + r) * region.width,
-      );
-    }
-  }
-  return { channels: image.channels, height: region.height, width: region.width, data };
+  return cropImage(image, region);
 }
 
 /** Runs one explanation and writes every output; returns the result and the files written. */
