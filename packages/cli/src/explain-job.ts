@@ -2,32 +2,17 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import {
-  cropImage,
-  cutPatchBank,
-  encodeNpy,
-  ateMap,
-  explain,
-  heatmapPng,
-  ImageError,
-  Logger,
+  explanationFiles,
   ModelError,
-  ModelRunner,
-  overlayPng,
-  patchBankFromImages,
-  reportHtml,
-  resizeBilinear,
-  resizeNearest,
-  SeededRandom,
-  statsText,
-  toBinaryMask,
-  toPlanar,
+  runExplanation,
   type BackendChoice,
+  type Explanation,
   type ExplanationResult,
+  type Logger,
   type Preset,
 } from '@pdcr/core';
 import { nodeRuntimes, readImageFile, readPatchFolder } from '@pdcr/core/node';
-import type { Activation, PatchBank, PlanarImage, Preprocessing, Region } from '@pdcr/kernels';
-import { preprocessingForChannels } from './options.ts';
+import type { Activation, Preprocessing, Region } from '@pdcr/kernels';
 import { writeOutputs } from './output-files.ts';
 import { PassProgress } from './progress.ts';
 
@@ -74,140 +59,64 @@ async function readModel(file: string): Promise<Uint8Array> {
   }
 }
 
-function crop(image: PlanarImage, region: Region | undefined, name: string): PlanarImage {
-  if (!region) return image;
-  if (region.top + region.height > image.height || region.left + region.width > image.width) {
-    throw new ImageError(
-      name,
-      `is ${image.height}x${image.width}, too small for the crop asked for`,
-    );
-  }
-  return cropImage(image, region);
-}
-
 /** Runs one explanation and writes every output; returns the result and the files written. */
 export async function runExplainJob(
   job: ExplainJob,
 ): Promise<{ result: ExplanationResult; files: string[] }> {
   const bytes = await readModel(job.model);
-  const raster = await readImageFile(job.image);
-  const maskRaster = job.mask ? await readImageFile(job.mask) : undefined;
-  if (maskRaster && (maskRaster.width !== raster.width || maskRaster.height !== raster.height)) {
-    throw new ImageError(
-      job.mask!,
-      `is ${maskRaster.height}x${maskRaster.width} but the image is ${raster.height}x${raster.width}; give the mask of this image`,
-    );
-  }
-  const imageSize = job.crop ?? { height: raster.height, width: raster.width };
+  const image = { name: job.image, raster: await readImageFile(job.image) };
+  const mask = job.mask ? { name: job.mask, raster: await readImageFile(job.mask) } : undefined;
+  const patchImages = job.patches ? await readPatchFolder(job.patches) : undefined;
+  const patchSources = job.patchesFrom
+    ? await Promise.all(
+        job.patchesFrom.map(async (file) => ({ name: file, raster: await readImageFile(file) })),
+      )
+    : undefined;
 
-  const model = await ModelRunner.load({
-    bytes,
-    name: job.model,
-    runtimes: nodeRuntimes(),
-    backend: job.backend,
-    imageSize: { height: imageSize.height, width: imageSize.width },
-    ...(job.size ? { size: job.size } : {}),
-    ...(job.channels ? { channels: job.channels } : {}),
-    ...(job.batch ? { maxBatchSize: job.batch } : {}),
-    logger: job.logger,
-  });
+  const progress = new PassProgress(job.quiet);
+  const started = performance.now();
+  let explanation: Explanation;
   try {
-    const { channels, height, width } = model.input;
-    const image = resizeBilinear(
-      crop(toPlanar(raster, channels), job.crop, job.image),
-      height,
-      width,
-    );
-    const mask = maskRaster
-      ? resizeNearest(crop(toBinaryMask(maskRaster), job.crop, job.mask!), height, width)
-      : undefined;
-    const patchBank =
-      job.preset === 'zero' ? undefined : await loadPatchBank(job, image, channels, height, width);
-    const activation = job.activation;
-    const classIndex = job.classIndex ?? (activation === 'softmax' ? 1 : 0);
-
-    const progress = new PassProgress(job.quiet);
-    const started = performance.now();
-    let result: ExplanationResult;
-    try {
-      result = await explain({
-        model,
-        image,
-        ...(mask ? { mask } : {}),
-        roi: job.roi,
-        block: job.block,
-        ...(patchBank ? { patchBank } : {}),
-        preprocessing: preprocessingForChannels(job.normalize, channels),
-        freezeStatistics: Boolean(job.freezeStats),
-        outcome: { activation, classIndex, binarize: job.binarize, metric: 'hardDice' },
-        preset: job.preset,
-        ...(job.samples !== undefined ? { samples: job.samples } : {}),
-        ...(job.screen !== undefined ? { screen: job.screen } : {}),
-        ...(job.threshold !== undefined ? { threshold: job.threshold } : {}),
-        seed: job.seed,
-        onProgress: (update) => progress.update(update, (performance.now() - started) / 1000),
-        ...(job.signal ? { signal: job.signal } : {}),
-        logger: job.logger,
-      });
-    } finally {
-      progress.stop();
-    }
-    result = {
-      ...result,
-      model: { ...result.model, path: job.model },
-      image: { ...result.image, path: job.image },
-    };
-    const files = await writeOutputs(job.out, {
-      'result.json': `${JSON.stringify(result, null, 2)}\n`,
-      'ate.npy': encodeNpy(ateMap(result), [result.image.height, result.image.width]),
-      'heatmap.png': heatmapPng(result),
-      'overlay.png': overlayPng(result, image),
-      'stats.txt': statsText(result),
-      'report.html': reportHtml(result, image, await chartLibrary()),
+    explanation = await runExplanation({
+      model: { name: job.model, bytes },
+      image,
+      ...(mask ? { mask } : {}),
+      ...(job.crop ? { crop: job.crop } : {}),
+      roi: job.roi,
+      block: job.block,
+      ...(patchImages ? { patchImages } : {}),
+      ...(patchSources ? { patchSources } : {}),
+      patchSourcesIncludeImage: (job.patchesFrom ?? [])
+        .map((file) => path.resolve(file))
+        .includes(path.resolve(job.image)),
+      patchCount: job.patchCount,
+      preset: job.preset,
+      ...(job.samples !== undefined ? { samples: job.samples } : {}),
+      ...(job.screen !== undefined ? { screen: job.screen } : {}),
+      ...(job.threshold !== undefined ? { threshold: job.threshold } : {}),
+      seed: job.seed,
+      backend: job.backend,
+      runtimes: nodeRuntimes(),
+      ...(job.channels ? { channels: job.channels } : {}),
+      ...(job.size ? { size: job.size } : {}),
+      normalize: job.normalize,
+      activation: job.activation,
+      ...(job.classIndex !== undefined ? { classIndex: job.classIndex } : {}),
+      binarize: job.binarize,
+      ...(job.freezeStats ? { freezeStats: true } : {}),
+      ...(job.batch ? { batch: job.batch } : {}),
+      logger: job.logger,
+      onProgress: (update) => progress.update(update, (performance.now() - started) / 1000),
+      ...(job.signal ? { signal: job.signal } : {}),
     });
-    return { result, files };
   } finally {
-    await model.release();
+    progress.stop();
   }
-}
-
-async function loadPatchBank(
-  job: ExplainJob,
-  image: PlanarImage,
-  channels: number,
-  height: number,
-  width: number,
-): Promise<PatchBank> {
-  const { block } = job;
-  if (job.patches) {
-    return patchBankFromImages(
-      await readPatchFolder(job.patches),
-      channels,
-      block.height,
-      block.width,
-    );
-  }
-  const random = new SeededRandom(job.seed).fork('patch bank');
-  if (!job.patchesFrom || job.patchesFrom.length === 0) {
-    // Without a bank, patches come from the image itself, away from the RoI.
-    return cutPatchBank([image], job.patchCount, block.height, block.width, random, job.roi);
-  }
-  const sources = await Promise.all(
-    job.patchesFrom.map(async (file) =>
-      resizeBilinear(toPlanar(await readImageFile(file), channels), height, width),
-    ),
+  const files = await writeOutputs(
+    job.out,
+    explanationFiles(explanation, await chartLibrary()),
   );
-  const sameImage = job.patchesFrom
-    .map((file) => path.resolve(file))
-    .includes(path.resolve(job.image));
-  return cutPatchBank(
-    sources,
-    job.patchCount,
-    block.height,
-    block.width,
-    random,
-    sameImage ? job.roi : undefined,
-  );
+  return { result: explanation.result, files };
 }
 
 let chartSource: string | undefined;

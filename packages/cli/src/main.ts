@@ -46,6 +46,11 @@ program
   .requiredOption('--model <file>', 'ONNX segmentation model')
   .requiredOption('--image <file>', 'image to explain (PNG, JPEG or TIFF, 8 or 16 bit)')
   .option('--mask <file>', "ground-truth mask (default: the model's own prediction)")
+  .option(
+    '--crop <top,left,height,width>',
+    "explain this crop of the image (and mask), in the image's own pixels",
+    parseRoi,
+  )
   .requiredOption(
     '--roi <top,left,height,width>',
     'region of interest, in the pixels the model sees',

@@ -79,20 +79,3 @@ export function parseNumber(text: string): number {
   if (!Number.isFinite(value)) throw new InvalidArgumentError('give a number');
   return value;
 }
-
-/** The per-channel mean/std must match the model's channels: checked once they are known. */
-export function preprocessingForChannels(
-  preprocessing: Preprocessing,
-  channels: number,
-): Preprocessing {
-  if (preprocessing.kind !== 'meanStd' || preprocessing.mean.length === channels)
-    return preprocessing;
-  if (preprocessing.mean.length === 1) {
-    return {
-      kind: 'meanStd',
-      mean: Array(channels).fill(preprocessing.mean[0]),
-      std: Array(channels).fill(preprocessing.std[0]),
-    };
-  }
-  return preprocessing;
-}

@@ -20,7 +20,12 @@ import { CpuEvaluator, GpuEvaluator } from './evaluators.ts';
 import { cropPlane } from './image-adaptation.ts';
 import { Logger } from './logger.ts';
 import type { ModelRunner } from './model-runner.ts';
-import { estimatePaper, PAPER_DEFAULTS, type EstimationProgress } from './estimation/paper.ts';
+import {
+  estimatePaper,
+  PAPER_DEFAULTS,
+  type EstimationProgress,
+  type ProvisionalEffect,
+} from './estimation/paper.ts';
 import { estimateZero } from './estimation/zero.ts';
 import { estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
 import { zeroPatchBank } from './patch-banks.ts';
@@ -76,6 +81,8 @@ export interface ExplainOptions {
   readonly noPruning?: boolean;
   readonly seed: number;
   readonly onProgress?: (progress: EstimationProgress) => void;
+  /** Running effects of the blocks sampled in each batch, for a map that fills in. */
+  readonly onEffects?: (effects: ProvisionalEffect[]) => void;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
 }
@@ -238,6 +245,7 @@ async function createEvaluator(
 function progressAndSignal(options: ExplainOptions) {
   return {
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.onEffects ? { onEffects: options.onEffects } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
 }

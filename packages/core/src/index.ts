@@ -14,6 +14,7 @@ export {
   outsideRoi,
   PAPER_DEFAULTS,
   type EstimationProgress,
+  type ProvisionalEffect,
 } from './estimation/paper.ts';
 export { estimateZero } from './estimation/zero.ts';
 export { benjaminiHochberg, estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
@@ -49,4 +50,12 @@ export {
 } from './result.ts';
 export { CONFIDENCE_LEVEL, EffectTally } from './statistics.ts';
 export * from './outputs/index.ts';
+export {
+  explanationFiles,
+  preprocessingForChannels,
+  runExplanation,
+  type Explanation,
+  type ExplanationJob,
+  type NamedRaster,
+} from './job.ts';
 export { browserRuntimes } from './browser.ts';

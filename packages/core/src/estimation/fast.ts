@@ -11,6 +11,7 @@ import {
   runDraws,
   type Estimate,
   type EstimationProgress,
+  type ProvisionalEffect,
 } from './paper.ts';
 import { pruneExactZeros } from './pruning.ts';
 import { screenGroups } from './screening.ts';
@@ -50,6 +51,7 @@ export interface FastEstimation {
   readonly random: SeededRandom;
   readonly onProgress?: (progress: EstimationProgress) => void;
   readonly signal?: AbortSignal;
+  readonly onEffects?: (effects: ProvisionalEffect[]) => void;
 }
 
 /** Which side of the dead zone [-t, t] a block's interval has settled on, if any. */

@@ -14,9 +14,27 @@ export interface EstimationProgress {
   readonly passesPlanned: number;
 }
 
-export interface PaperEstimation {
+/** A block's running mean effect while it is sampled, for a map that fills in as it is made. */
+export interface ProvisionalEffect {
+  readonly top: number;
+  readonly left: number;
+  readonly height: number;
+  readonly width: number;
+  /** Mean effect of the draws so far in this phase, before any decision zeroes it. */
+  readonly mean: number;
+  readonly n: number;
+}
+
+/** What every estimator hands to `runDraws`. */
+export interface DrawOptions {
   readonly evaluator: BatchEvaluator;
   readonly grid: BlockGrid;
+  readonly signal?: AbortSignal;
+  /** Called after each batch with the running effects of the blocks it sampled. */
+  readonly onEffects?: (effects: ProvisionalEffect[]) => void;
+}
+
+export interface PaperEstimation extends DrawOptions {
   readonly roi: Region;
   readonly patchCount: number;
   readonly samples: number;
@@ -24,7 +42,6 @@ export interface PaperEstimation {
   readonly threshold: number;
   readonly random: SeededRandom;
   readonly onProgress?: (progress: EstimationProgress) => void;
-  readonly signal?: AbortSignal;
 }
 
 /** One forward pass to run: `block` replaced by `patch`, its effect added to `block`'s tally. */
@@ -155,7 +172,7 @@ export function blockEffect(
  * signal is aborted; returns how many draws, from the first, were run.
  */
 export async function runDraws(
-  options: { evaluator: BatchEvaluator; grid: BlockGrid; signal?: AbortSignal },
+  options: DrawOptions,
   draws: readonly Draw[],
   tallies: Map<number, EffectTally>,
   onEffect: (draw: Draw, effect: number) => void,
@@ -179,6 +196,15 @@ export async function runDraws(
       tallies.get(draw.block)!.add(1, effect, effect * effect);
       onEffect(draw, effect);
     });
+    if (options.onEffects) {
+      const sampled = [...new Set(batch.map((draw) => draw.block))];
+      options.onEffects(
+        sampled.map((block) => {
+          const tally = tallies.get(block)!;
+          return { ...grid.block(block), mean: tally.mean, n: tally.count };
+        }),
+      );
+    }
     onBatch(batch.length);
   }
   return draws.length;

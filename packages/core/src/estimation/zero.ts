@@ -7,6 +7,7 @@ import {
   runDraws,
   type Estimate,
   type EstimationProgress,
+  type ProvisionalEffect,
 } from './paper.ts';
 
 export interface ZeroEstimation {
@@ -16,6 +17,7 @@ export interface ZeroEstimation {
   readonly threshold: number;
   readonly onProgress?: (progress: EstimationProgress) => void;
   readonly signal?: AbortSignal;
+  readonly onEffects?: (effects: ProvisionalEffect[]) => void;
 }
 
 /**
