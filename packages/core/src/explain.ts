@@ -232,7 +232,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
   }
 }
 
-async function createEvaluator(
+export async function createEvaluator(
   model: ModelRunner,
   source: InterventionSource,
   spec: OutcomeSpec,
@@ -250,7 +250,7 @@ function progressAndSignal(options: ExplainOptions) {
   };
 }
 
-function validateInputs(options: ExplainOptions): void {
+export function validateInputs(options: ExplainOptions): void {
   const { image, roi, block, mask, model, preset, patchBank } = options;
   const { height, width } = image;
   if (
@@ -329,7 +329,7 @@ function validateInputs(options: ExplainOptions): void {
  * when no ground truth is given; as it is, what exact-zero pruning compares against. One pass on
  * the CPU path, whatever the backend.
  */
-async function baseActivatedRoi(
+export async function baseActivatedRoi(
   options: ExplainOptions,
   source: InterventionSource,
 ): Promise<Float32Array> {
@@ -372,7 +372,7 @@ export function frozenStatistics(preprocessing: Preprocessing, image: PlanarImag
   };
 }
 
-function describePreprocessing(preprocessing: Preprocessing): string {
+export function describePreprocessing(preprocessing: Preprocessing): string {
   switch (preprocessing.kind) {
     case 'none':
       return 'none';

@@ -50,6 +50,7 @@ export {
 } from './result.ts';
 export { CONFIDENCE_LEVEL, EffectTally } from './statistics.ts';
 export * from './outputs/index.ts';
+export * from './evaluation/index.ts';
 export {
   explanationFiles,
   preprocessingForChannels,

@@ -1,0 +1,270 @@
+import {
+  BlockGrid,
+  InterventionPlan,
+  NO_TARGET,
+  type PatchBank,
+  type PlanarImage,
+  type Region,
+} from '@pdcr/kernels';
+import { PdcrError, RegionError } from '../errors.ts';
+import type { BatchEvaluator } from '../evaluator.ts';
+import {
+  baseActivatedRoi,
+  createEvaluator,
+  validateInputs,
+  type ExplainOptions,
+  type OutcomeOptions,
+} from '../explain.ts';
+import { outsideRoi } from '../estimation/paper.ts';
+import { cropPlane } from '../image-adaptation.ts';
+import type { Logger } from '../logger.ts';
+import type { ModelRunner } from '../model-runner.ts';
+import { curvePasses, rankingCurves, type Curve, type CurveKind } from './curves.ts';
+import {
+  rankByMethod,
+  RISE_DEFAULTS,
+  type FaithfulnessMethod,
+  type MethodContext,
+} from './methods.ts';
+import { removalFill, type Removal, type RemovalFill } from './removal.ts';
+
+/** Draws of natural patches that each curve is averaged over, by default. */
+export const DEFAULT_REMOVAL_DRAWS = 4;
+
+export interface FaithfulnessProgress {
+  /** What is being computed: `<method> map` or `<method> curves`. */
+  readonly phase: string;
+  /** Forward passes done and planned within the phase. */
+  readonly passesDone: number;
+  readonly passesPlanned: number;
+}
+
+/** One image and RoI to evaluate every method on. */
+export interface FaithfulnessImageOptions {
+  readonly model: ModelRunner;
+  /** The image as the model sees it: its channels and size, values in [0, 1]. */
+  readonly image: PlanarImage;
+  /** Ground truth (0/1) at the image's size; without it, the model's own prediction. */
+  readonly mask?: PlanarImage;
+  readonly roi: Region;
+  readonly block: { readonly height: number; readonly width: number };
+  /** Natural patches of the block's size: for `pdcr`, `paper` and removal by `patch`. */
+  readonly patchBank?: PatchBank;
+  readonly preprocessing: ExplainOptions['preprocessing'];
+  readonly outcome: OutcomeOptions;
+  readonly methods: readonly FaithfulnessMethod[];
+  readonly curves: readonly CurveKind[];
+  /** How the curves remove blocks. */
+  readonly removal: Removal;
+  /** Draws of natural patches each curve averages over (removal by `patch` only). */
+  readonly draws?: number;
+  readonly riseMasks?: number;
+  readonly seed: number;
+  readonly onProgress?: (progress: FaithfulnessProgress) => void;
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+}
+
+/** One method on one image: its map's order and cost, and its curves. */
+export interface MethodEvaluation {
+  readonly method: FaithfulnessMethod;
+  /** Forward passes (and seconds) the method's map took, curves not included. */
+  readonly forwardPasses: number;
+  readonly seconds: number;
+  /** The ranked blocks, most important first, each with the importance the map gave it. */
+  readonly ranking: readonly { top: number; left: number; importance: number }[];
+  readonly deletion?: Curve;
+  readonly insertion?: Curve;
+}
+
+export interface ImageEvaluation {
+  readonly image: { readonly path?: string; readonly height: number; readonly width: number };
+  readonly roi: Region;
+  readonly baseScore: number;
+  /** Blocks outside the RoI: the steps of each curve (each curve holds one more point). */
+  readonly rankedBlocks: number;
+  /** Forward passes each method's curves took. */
+  readonly curvePasses: number;
+  /** The methods finished, in the order asked for. */
+  readonly methods: readonly MethodEvaluation[];
+  /** False when interrupted before every method was finished. */
+  readonly complete: boolean;
+}
+
+/**
+ * Ranks the blocks outside the RoI by each method's map and measures how the RoI's score
+ * follows the ranking: the deletion curve (blocks removed from the image, most important
+ * first: a faithful map makes it fall fast, a low area) and the insertion curve (blocks
+ * restored into the fully removed image in the same order: a faithful map makes it rise fast,
+ * a high area). Every method is scored by the same curves, with the same removal and, for
+ * natural patches, the same draws. Blocks inside the RoI are never ranked nor removed.
+ *
+ * @example
+ * const evaluation = await evaluateImage({ model, image, mask, roi, block: { height: 8, width: 8 },
+ *   patchBank, preprocessing: { kind: 'zscore', epsilon: 1e-6 },
+ *   outcome: { activation: 'sigmoid', classIndex: 0, binarize: 0.5, metric: 'hardDice' },
+ *   methods: ['pdcr', 'zero', 'rise', 'random'], curves: ['deletion', 'insertion'],
+ *   removal: 'patch', seed: 0 });
+ */
+export async function evaluateImage(options: FaithfulnessImageOptions): Promise<ImageEvaluation> {
+  const { model, image, roi, removal } = options;
+  const draws = options.draws ?? DEFAULT_REMOVAL_DRAWS;
+  const riseMasks = options.riseMasks ?? RISE_DEFAULTS.masks;
+  const needsPatches =
+    removal === 'patch' || options.methods.some((m) => m === 'pdcr' || m === 'paper');
+  const explainOptions: Omit<ExplainOptions, 'preset' | 'onProgress'> = {
+    model,
+    image,
+    ...(options.mask ? { mask: options.mask } : {}),
+    roi,
+    block: options.block,
+    ...(options.patchBank ? { patchBank: options.patchBank } : {}),
+    preprocessing: options.preprocessing,
+    outcome: options.outcome,
+    seed: options.seed,
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  };
+  validateInputs({ ...explainOptions, preset: needsPatches ? 'paper' : 'zero' });
+  validateChoices(options, draws, riseMasks);
+
+  const grid = new BlockGrid(image.height, image.width, options.block.height, options.block.width);
+  const candidates = outsideRoi(grid, roi);
+  if (candidates.length === 0) {
+    throw new RegionError(
+      'roi',
+      `${roi.top},${roi.left},${roi.height},${roi.width} touches every block of the grid; nothing outside it can be removed (use a smaller RoI or block)`,
+    );
+  }
+  const fills = {
+    zero: removalFill('zero', image, grid),
+    mean: removalFill('mean', image, grid),
+    blur: removalFill('blur', image, grid),
+  };
+  const curveFill =
+    removal === 'patch' ? removalFill('patch', image, grid, options.patchBank) : fills[removal];
+  const reference = options.mask
+    ? cropPlane(options.mask, roi)
+    : (
+        await baseActivatedRoi(
+          { ...explainOptions, preset: 'zero' },
+          {
+            image,
+            patchBank: curveFill.patchBank,
+            grid,
+            preprocessing: options.preprocessing,
+          },
+        )
+      ).map((value) => (value > options.outcome.binarize ? 1 : 0));
+  const evaluatorFor = (fill: RemovalFill): Promise<BatchEvaluator> =>
+    createEvaluator(
+      model,
+      { image, patchBank: fill.patchBank, grid, preprocessing: options.preprocessing },
+      {
+        classes: model.output.channels,
+        height: model.output.height,
+        width: model.output.width,
+        roi,
+        classIndex: options.outcome.classIndex,
+        activation: options.outcome.activation,
+        metric: options.outcome.metric,
+        threshold: options.outcome.binarize,
+        reference,
+        accumulatorCount: 1,
+      },
+    );
+
+  const curveEvaluator = await evaluatorFor(curveFill);
+  try {
+    const base = await curveEvaluator.evaluate(
+      new InterventionPlan(1, grid.blockCount),
+      Uint32Array.of(NO_TARGET),
+    );
+    const baseScore = base.scores[0]!;
+    const context: MethodContext = {
+      explainOptions,
+      grid,
+      candidates,
+      baseScore,
+      evaluatorFor,
+      fills,
+      riseMasks,
+      seed: options.seed,
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
+    const curveOptions = {
+      evaluator: curveEvaluator,
+      fill: curveFill,
+      draws,
+      seed: options.seed,
+      kinds: options.curves,
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
+    const perMethodCurvePasses = curvePasses(curveOptions, candidates.length);
+
+    const methods: MethodEvaluation[] = [];
+    for (const method of options.methods) {
+      const report = (phase: string) => (done: number, planned: number) =>
+        options.onProgress?.({
+          phase: `${method} ${phase}`,
+          passesDone: done,
+          passesPlanned: planned,
+        });
+      const ranked = await rankByMethod(method, { ...context, onProgress: report('map') });
+      if (!ranked) break;
+      let done = 0;
+      const curves = await rankingCurves(
+        {
+          ...curveOptions,
+          onBatch: (passes) => report('curves')((done += passes), perMethodCurvePasses),
+        },
+        ranked.ranking,
+      );
+      if (!curves) break;
+      const importanceOf = new Map(candidates.map((block, i) => [block, ranked.importance[i]!]));
+      methods.push({
+        method,
+        forwardPasses: ranked.forwardPasses,
+        seconds: ranked.seconds,
+        ranking: ranked.ranking.map((block) => {
+          const { top, left } = grid.block(block);
+          return { top, left, importance: importanceOf.get(block)! };
+        }),
+        ...curves,
+      });
+    }
+    return {
+      image: { height: image.height, width: image.width },
+      roi: { ...roi },
+      baseScore,
+      rankedBlocks: candidates.length,
+      curvePasses: perMethodCurvePasses,
+      methods,
+      complete: methods.length === options.methods.length,
+    };
+  } finally {
+    await curveEvaluator.dispose();
+  }
+}
+
+function validateChoices(
+  options: FaithfulnessImageOptions,
+  draws: number,
+  riseMasks: number,
+): void {
+  if (options.methods.length === 0) {
+    throw new PdcrError('methods', 'name at least one method to evaluate');
+  }
+  if (options.curves.length === 0) {
+    throw new PdcrError('curve', 'name at least one curve: deletion, insertion or both');
+  }
+  if (new Set(options.methods).size !== options.methods.length) {
+    throw new PdcrError('methods', `${options.methods.join(',')} names a method twice`);
+  }
+  if (!Number.isInteger(draws) || draws < 1) {
+    throw new PdcrError('draws', `${draws} is not a whole number of at least 1`);
+  }
+  if (!Number.isInteger(riseMasks) || riseMasks < 1) {
+    throw new PdcrError('rise-masks', `${riseMasks} is not a whole number of at least 1`);
+  }
+}
