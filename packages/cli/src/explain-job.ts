@@ -48,7 +48,7 @@ export interface ExplainJob {
   readonly crop?: Region;
 }
 
-async function readModel(file: string): Promise<Uint8Array> {
+export async function readModel(file: string): Promise<Uint8Array> {
   try {
     return await readFile(file);
   } catch (error) {
@@ -112,17 +112,14 @@ export async function runExplainJob(
   } finally {
     progress.stop();
   }
-  const files = await writeOutputs(
-    job.out,
-    explanationFiles(explanation, await chartLibrary()),
-  );
+  const files = await writeOutputs(job.out, explanationFiles(explanation, await chartLibrary()));
   return { result: explanation.result, files };
 }
 
 let chartSource: string | undefined;
 
 /** Chart.js's UMD build, inlined into every report so that it opens offline. */
-async function chartLibrary(): Promise<string> {
+export async function chartLibrary(): Promise<string> {
   if (chartSource === undefined) {
     const require = createRequire(import.meta.url);
     const entry = require.resolve('chart.js');

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { Logger, PdcrError } from '@pdcr/core';
 import { KernelInputError } from '@pdcr/kernels';
 import { runDemo } from './demo.ts';
+import { addEvaluateCommand } from './evaluate-command.ts';
 import { runExplainJob } from './explain-job.ts';
 import { runInfo } from './info.ts';
 import { finishRun } from './summary.ts';
@@ -184,6 +185,8 @@ program
       signal: interruptSignal(),
     });
   });
+
+addEvaluateCommand(program, loggerFor, interruptSignal);
 
 try {
   await program.parseAsync(process.argv);

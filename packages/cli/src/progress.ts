@@ -24,7 +24,11 @@ export class PassProgress {
         );
   }
 
-  update(progress: EstimationProgress, elapsedSeconds: number): void {
+  /** `phase` is an estimation phase, or any short label (`pdcr evaluate` names its steps). */
+  update(
+    progress: Omit<EstimationProgress, 'phase'> & { readonly phase: string },
+    elapsedSeconds: number,
+  ): void {
     if (!this.bar) return;
     const payload = {
       phase: progress.phase.padEnd(8),

@@ -1,0 +1,319 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  cutPatchBank,
+  evaluateImage,
+  faithfulnessReportHtml,
+  faithfulnessResult,
+  ImageError,
+  ModelRunner,
+  patchBankFromImages,
+  PdcrError,
+  preprocessingForChannels,
+  resizeBilinear,
+  resizeNearest,
+  SeededRandom,
+  toBinaryMask,
+  toPlanar,
+  type BackendChoice,
+  type CurveKind,
+  type FaithfulnessMethod,
+  type FaithfulnessResult,
+  type ImageEvaluation,
+  type Logger,
+  type Removal,
+} from '@pdcr/core';
+import { nodeRuntimes, readImageFile, readPatchFolder } from '@pdcr/core/node';
+import type { Activation, PatchBank, Preprocessing, Region } from '@pdcr/kernels';
+import { chartLibrary, readModel } from './explain-job.ts';
+import { writeOutputs } from './output-files.ts';
+import { PassProgress } from './progress.ts';
+
+/** Everything `pdcr evaluate` needs, parsed. */
+export interface EvaluateJob {
+  readonly model: string;
+  /** One image, its mask and RoI... */
+  readonly image?: string;
+  readonly mask?: string;
+  readonly roi?: Region;
+  /** ...or a list in the paper's format, `<image-stem> <top> <left>` per line. */
+  readonly rois?: string;
+  /** Folder of the list's images, `<stem>.png|jpg|jpeg|tif|tiff`. */
+  readonly images?: string;
+  /** Folder of the list's masks, `<stem>_segmentation.<ext>` or `<stem>.<ext>`. */
+  readonly masks?: string;
+  /** Height and width of the list's RoIs. */
+  readonly roiSize: number;
+  readonly block: { height: number; width: number };
+  readonly patches?: string;
+  readonly patchCount: number;
+  readonly methods: FaithfulnessMethod[];
+  readonly curves: CurveKind[];
+  readonly removal: Removal;
+  readonly draws: number;
+  readonly riseMasks?: number;
+  readonly seed: number;
+  readonly backend: BackendChoice;
+  readonly out: string;
+  readonly channels?: number;
+  readonly size?: { height: number; width: number } | 'image';
+  readonly normalize: Preprocessing;
+  readonly activation: Activation;
+  readonly classIndex?: number;
+  readonly binarize: number;
+  readonly batch?: number;
+  readonly quiet: boolean;
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+}
+
+/** One image and RoI to evaluate, its files found and checked. */
+interface EvaluationCase {
+  readonly image: string;
+  readonly mask?: string;
+  readonly roi: Region;
+}
+
+const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'tif', 'tiff'];
+
+/** The file of `folder` named `<stem><suffix>.<ext>`, trying the suffixes in order. */
+function findFile(names: readonly string[], stem: string, suffixes: string[]): string | undefined {
+  for (const suffix of suffixes) {
+    const found = names.find((name) =>
+      IMAGE_EXTENSIONS.some(
+        (ext) => name.toLowerCase() === `${stem}${suffix}.${ext}`.toLowerCase(),
+      ),
+    );
+    if (found) return found;
+  }
+  return undefined;
+}
+
+async function listFolder(folder: string, flag: string): Promise<string[]> {
+  try {
+    return await readdir(folder);
+  } catch (error) {
+    throw new PdcrError(
+      flag,
+      `${folder} cannot be read as a folder (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
+  }
+}
+
+/** The cases of a list in the paper's format, every file found before anything runs. */
+async function casesFromList(job: EvaluateJob): Promise<EvaluationCase[]> {
+  const listFile = job.rois!;
+  if (!job.images) {
+    throw new PdcrError(
+      'images',
+      `--rois ${listFile} needs --images DIR, the folder of its images`,
+    );
+  }
+  let text: string;
+  try {
+    text = await readFile(listFile, 'utf8');
+  } catch (error) {
+    throw new PdcrError(
+      listFile,
+      `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}); check the path`,
+    );
+  }
+  const imageNames = await listFolder(job.images, 'images');
+  const maskNames = job.masks ? await listFolder(job.masks, 'masks') : undefined;
+  const cases: EvaluationCase[] = [];
+  text.split(/\r?\n/).forEach((line, index) => {
+    const where = `${listFile}:${index + 1}`;
+    const fields = line.trim().split(/\s+/);
+    if (fields[0] === '' || fields[0]!.startsWith('#')) return;
+    const [stem, top, left] = fields;
+    if (fields.length !== 3 || !/^\d+$/.test(top!) || !/^\d+$/.test(left!)) {
+      throw new PdcrError(where, `"${line.trim()}" is not "<image-stem> <top> <left>"`);
+    }
+    const image = findFile(imageNames, stem!, ['']);
+    if (!image) {
+      throw new ImageError(where, `no image ${stem}.png/.jpg/.tif in ${job.images}`);
+    }
+    const mask = maskNames ? findFile(maskNames, stem!, ['_segmentation', '_mask', '']) : undefined;
+    if (maskNames && !mask) {
+      throw new ImageError(
+        where,
+        `no mask ${stem}_segmentation.png (or ${stem}.png) in ${job.masks}`,
+      );
+    }
+    cases.push({
+      image: path.join(job.images!, image),
+      ...(mask ? { mask: path.join(job.masks!, mask) } : {}),
+      roi: { top: Number(top), left: Number(left), height: job.roiSize, width: job.roiSize },
+    });
+  });
+  if (cases.length === 0) throw new PdcrError(listFile, 'lists no image; nothing to evaluate');
+  return cases;
+}
+
+function casesOf(job: EvaluateJob): Promise<EvaluationCase[]> | EvaluationCase[] {
+  if (job.rois) {
+    if (job.image)
+      throw new PdcrError('rois', 'give either --image with --roi, or --rois, not both');
+    return casesFromList(job);
+  }
+  if (!job.image || !job.roi) {
+    throw new PdcrError('image', 'give --image with --roi, or --rois LIST with --images DIR');
+  }
+  return [{ image: job.image, ...(job.mask ? { mask: job.mask } : {}), roi: job.roi }];
+}
+
+/**
+ * Evaluates every method on every image and writes `result.json` and `report.html`, all or
+ * nothing. Interrupted, it writes the methods finished (marked incomplete), or nothing when
+ * none was.
+ */
+export async function runEvaluateJob(
+  job: EvaluateJob,
+): Promise<{ result: FaithfulnessResult | null; files: string[] }> {
+  const cases = await casesOf(job);
+  const bytes = await readModel(job.model);
+  const bankFromFolder = job.patches ? await readPatchFolder(job.patches) : undefined;
+  const models = new Map<string, ModelRunner>();
+  const progress = new PassProgress(job.quiet);
+  const started = performance.now();
+  const images: ImageEvaluation[] = [];
+  let first: ModelRunner | undefined;
+  try {
+    for (const [index, entry] of cases.entries()) {
+      const raster = await readImageFile(entry.image);
+      const maskRaster = entry.mask ? await readImageFile(entry.mask) : undefined;
+      if (
+        maskRaster &&
+        (maskRaster.width !== raster.width || maskRaster.height !== raster.height)
+      ) {
+        throw new ImageError(
+          entry.mask!,
+          `is ${maskRaster.height}x${maskRaster.width} but the image is ${raster.height}x${raster.width}; give the mask of this image`,
+        );
+      }
+      // A model of dynamic size runs at each image's own; one load per size.
+      const key = `${raster.height}x${raster.width}`;
+      let model = models.get(key);
+      if (!model) {
+        model = await ModelRunner.load({
+          bytes,
+          name: job.model,
+          runtimes: nodeRuntimes(),
+          backend: job.backend,
+          imageSize: { height: raster.height, width: raster.width },
+          ...(job.size ? { size: job.size } : {}),
+          ...(job.channels ? { channels: job.channels } : {}),
+          ...(job.batch ? { maxBatchSize: job.batch } : {}),
+          logger: job.logger,
+        });
+        models.set(key, model);
+      }
+      first ??= model;
+      const { channels, height, width } = model.input;
+      const image = resizeBilinear(toPlanar(raster, channels), height, width);
+      const mask = maskRaster ? resizeNearest(toBinaryMask(maskRaster), height, width) : undefined;
+      const patchBank = bankFromFolder
+        ? patchBankFromImages(bankFromFolder, channels, job.block.height, job.block.width)
+        : cutFromImage(job, image, entry.roi);
+      const label = cases.length > 1 ? `${index + 1}/${cases.length} ` : '';
+      const evaluation = await evaluateImage({
+        model,
+        image,
+        ...(mask ? { mask } : {}),
+        roi: entry.roi,
+        block: job.block,
+        patchBank,
+        preprocessing: preprocessingForChannels(job.normalize, channels),
+        outcome: {
+          activation: job.activation,
+          classIndex: job.classIndex ?? (job.activation === 'softmax' ? 1 : 0),
+          binarize: job.binarize,
+          metric: 'hardDice',
+        },
+        methods: job.methods,
+        curves: job.curves,
+        removal: job.removal,
+        draws: job.draws,
+        ...(job.riseMasks !== undefined ? { riseMasks: job.riseMasks } : {}),
+        seed: job.seed,
+        onProgress: (update) =>
+          progress.update(
+            { ...update, phase: `${label}${update.phase}` },
+            (performance.now() - started) / 1000,
+          ),
+        ...(job.signal ? { signal: job.signal } : {}),
+        logger: job.logger,
+      });
+      if (evaluation.methods.length > 0) {
+        images.push({ ...evaluation, image: { ...evaluation.image, path: entry.image } });
+      }
+      if (!evaluation.complete) break;
+    }
+  } finally {
+    progress.stop();
+    for (const model of models.values()) await model.release();
+  }
+
+  if (images.length === 0 || !first) return { result: null, files: [] };
+  const result = faithfulnessResult({
+    model: first,
+    modelPath: job.model,
+    backend: first.backend,
+    block: job.block,
+    removal: job.removal,
+    draws: job.draws,
+    curves: job.curves,
+    methods: job.methods,
+    seed: job.seed,
+    outcome: {
+      activation: job.activation,
+      classIndex: job.classIndex ?? (job.activation === 'softmax' ? 1 : 0),
+      binarize: job.binarize,
+      metric: 'hardDice',
+    },
+    reference: cases.every((entry) => entry.mask) ? 'mask' : 'prediction',
+    preprocessing: preprocessingName(job.normalize),
+    images,
+    seconds: (performance.now() - started) / 1000,
+    complete: images.length === cases.length && images.every((image) => image.complete),
+  });
+  const files = await writeOutputs(job.out, {
+    'result.json': `${JSON.stringify(result, null, 2)}\n`,
+    'report.html': faithfulnessReportHtml(result, await chartLibrary()),
+  });
+  return { result, files };
+}
+
+/** Without a patch folder, patches are cut from the image itself, away from the RoI. */
+function cutFromImage(
+  job: EvaluateJob,
+  image: Parameters<typeof cutPatchBank>[0][number],
+  roi: Region,
+): PatchBank {
+  const random = new SeededRandom(job.seed).fork('patch bank');
+  return cutPatchBank([image], job.patchCount, job.block.height, job.block.width, random, roi);
+}
+
+function preprocessingName(preprocessing: Preprocessing): string {
+  return preprocessing.kind === 'meanStd'
+    ? `${preprocessing.mean.join(',')}/${preprocessing.std.join(',')}`
+    : preprocessing.kind;
+}
+
+/** What `pdcr evaluate` prints: one line per method, then where the report is. */
+export function evaluationLines(result: FaithfulnessResult): string[] {
+  const area = (summary: { mean: number; low: number; high: number } | undefined) =>
+    summary
+      ? `${summary.mean.toFixed(2)} [${summary.low.toFixed(2)}, ${summary.high.toFixed(2)}]`
+      : '-';
+  return [
+    `${result.images.length} image(s), removal ${result.removal}; areas in Dice points, ` +
+      `95% CI over the ${result.intervalOver}`,
+    ...result.summary.map(
+      (entry) =>
+        `${entry.method.padEnd(7)} deletion ${area(entry.deletion)}  insertion ${area(entry.insertion)}  ` +
+        `map ${entry.forwardPasses.toFixed(0)} passes`,
+    ),
+    `${result.forwardPasses} forward passes in ${result.seconds.toFixed(1)} s on ${result.backend}`,
+  ];
+}

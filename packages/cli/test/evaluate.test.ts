@@ -1,0 +1,173 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { encode as encodePng } from 'fast-png';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stepModel } from '../../core/test/onnx-builder.ts';
+import { buildCli, pdcr, removeCli } from './cli-harness.ts';
+
+const HEIGHT = 40;
+const WIDTH = 48;
+const roi = { top: 16, left: 24, height: 8, width: 16 };
+const helper = { top: 8, left: 32, height: 8, width: 8 };
+const hinderer = { top: 32, left: 0, height: 8, width: 8 };
+let folder = '';
+
+const inside = (region: typeof roi, y: number, x: number) =>
+  y >= region.top &&
+  y < region.top + region.height &&
+  x >= region.left &&
+  x < region.left + region.width;
+
+function greyPng(pixel: (y: number, x: number) => number): Uint8Array {
+  const data = new Uint8Array(HEIGHT * WIDTH);
+  for (let y = 0; y < HEIGHT; y++)
+    for (let x = 0; x < WIDTH; x++) data[y * WIDTH + x] = pixel(y, x);
+  return encodePng({ width: WIDTH, height: HEIGHT, data, channels: 1, depth: 8 });
+}
+
+beforeAll(async () => {
+  await buildCli();
+  folder = await mkdtemp(path.join(tmpdir(), 'pdcr-evaluate-'));
+  const model = stepModel({ height: HEIGHT, width: WIDTH, roi, helper, hinderer, level: 0.5 });
+  await writeFile(path.join(folder, 'step.onnx'), model);
+  const image = greyPng((y, x) =>
+    inside(helper, y, x) || inside(hinderer, y, x) ? 255 : (y * 7 + x) % 100,
+  );
+  const mask = greyPng((y, x) => (inside(roi, y, x) ? 255 : 0));
+  await writeFile(path.join(folder, 'image.png'), image);
+  await writeFile(path.join(folder, 'mask.png'), mask);
+  await mkdir(path.join(folder, 'images'));
+  await mkdir(path.join(folder, 'masks'));
+  for (const stem of ['first', 'second']) {
+    await writeFile(path.join(folder, 'images', `${stem}.png`), image);
+    await writeFile(path.join(folder, 'masks', `${stem}_segmentation.png`), mask);
+  }
+  await writeFile(path.join(folder, 'rois.txt'), 'first 16 24\nsecond 16 24\n');
+  await writeFile(path.join(folder, 'missing.txt'), 'first 16 24\nthird 16 24\n');
+});
+
+afterAll(async () => {
+  await removeCli();
+  await rm(folder, { recursive: true, force: true });
+});
+
+const common = (out: string) => [
+  '--model',
+  path.join(folder, 'step.onnx'),
+  '--block',
+  '8',
+  '--binarize',
+  '0',
+  '--patch-count',
+  '50',
+  '--out',
+  out,
+  '--quiet',
+];
+
+describe('pdcr evaluate', () => {
+  it('writes the curves of every method and a report; the true effects beat a random order', async () => {
+    const out = path.join(folder, 'out');
+    const run = await pdcr([
+      'evaluate',
+      ...common(out),
+      '--image',
+      path.join(folder, 'image.png'),
+      '--mask',
+      path.join(folder, 'mask.png'),
+      '--roi',
+      `${roi.top},${roi.left},${roi.height},${roi.width}`,
+      '--methods',
+      'zero,mean,random,rise',
+      '--rise-masks',
+      '32',
+      '--removal',
+      'zero',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^zero +deletion /m);
+    expect(run.stdout).toMatch(/report at .*report\.html/);
+    expect((await readdir(out)).sort()).toEqual(['report.html', 'result.json']);
+
+    const result = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8'));
+    expect(result).toMatchObject({ kind: 'faithfulness', removal: 'zero', complete: true });
+    expect(result.note).toMatch(/never removed/);
+    const [image] = result.images;
+    expect(image.rankedBlocks).toBe(28);
+    const byMethod = Object.fromEntries(
+      image.methods.map((method: { method: string }) => [method.method, method]),
+    );
+    expect(Object.keys(byMethod)).toEqual(['zero', 'mean', 'random', 'rise']);
+    for (const method of image.methods) {
+      expect(method.deletion.scores).toHaveLength(29);
+      expect(method.insertion.scores).toHaveLength(29);
+      expect(method.deletion.scores[0]).toBeCloseTo(image.baseScore, 4);
+      expect(method.insertion.scores[28]).toBeCloseTo(image.baseScore, 4);
+    }
+    expect(byMethod.zero.ranking[0]).toMatchObject({ top: helper.top, left: helper.left });
+    expect(byMethod.zero.deletion.area).toBeLessThan(byMethod.random.deletion.area);
+    expect(byMethod.zero.insertion.area).toBeGreaterThan(byMethod.random.insertion.area);
+    const html = await readFile(path.join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<canvas id="insertion">');
+    expect(html).not.toMatch(/<script src=/);
+  });
+
+  it("evaluates a list in the paper's format, with intervals over its images", async () => {
+    const out = path.join(folder, 'list-out');
+    const run = await pdcr([
+      'evaluate',
+      ...common(out),
+      '--rois',
+      path.join(folder, 'rois.txt'),
+      '--images',
+      path.join(folder, 'images'),
+      '--masks',
+      path.join(folder, 'masks'),
+      '--roi-size',
+      '8',
+      '--methods',
+      'mean,random',
+      '--curve',
+      'deletion',
+      '--removal',
+      'patch',
+      '--draws',
+      '2',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const result = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8'));
+    expect(result.images).toHaveLength(2);
+    expect(result.intervalOver).toBe('images');
+    expect(result.summary[0]).toMatchObject({ method: 'mean', images: 2 });
+    expect(result.summary[0].insertion).toBeUndefined();
+    expect(result.images[0].methods[0].deletion.draws).toHaveLength(2);
+  });
+
+  it.for([
+    [
+      'an RoI outside the image',
+      ['--image', 'image.png', '--roi', '36,40,8,16'],
+      /^pdcr: roi: 36,40,8,16 does not lie inside the 40x48 image/,
+    ],
+    [
+      'a list naming an image that is not there',
+      ['--rois', 'missing.txt', '--images', 'images', '--roi-size', '8'],
+      /^pdcr: .*missing\.txt:2: no image third/,
+    ],
+  ] as const)('rejects %s with one line and writes nothing', async ([, flags, message]) => {
+    const out = path.join(folder, `bad-${Math.random().toString(36).slice(2)}`);
+    const resolved = flags.map((flag) =>
+      /\.(png|txt)$|^images$/.test(flag) ? path.join(folder, flag) : flag,
+    );
+    const run = await pdcr(['evaluate', ...common(out), ...resolved]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(message);
+    expect(existsSync(out)).toBe(false);
+    expect((await readdir(folder)).filter((name) => name.includes('.partial-'))).toEqual([]);
+  });
+});
