@@ -60,3 +60,4 @@ export {
   type NamedRaster,
 } from './job.ts';
 export { browserRuntimes } from './browser.ts';
+export * from './components/index.ts';

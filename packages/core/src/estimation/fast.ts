@@ -1,5 +1,3 @@
-import tQuantile from '@stdlib/stats-base-dists-t-quantile';
-import tCdf from '@stdlib/stats-base-dists-t-cdf';
 import type { BlockGrid, Region } from '@pdcr/kernels';
 import type { BatchEvaluator } from '../evaluator.ts';
 import type { SeededRandom } from '../random.ts';
@@ -15,6 +13,9 @@ import {
 } from './paper.ts';
 import { pruneExactZeros } from './pruning.ts';
 import { screenGroups } from './screening.ts';
+import { sampleSequentially } from './sequential.ts';
+
+export { benjaminiHochberg } from './sequential.ts';
 
 /** The `fast` preset's defaults. */
 export const FAST_DEFAULTS = {
@@ -52,51 +53,6 @@ export interface FastEstimation {
   readonly onProgress?: (progress: EstimationProgress) => void;
   readonly signal?: AbortSignal;
   readonly onEffects?: (effects: ProvisionalEffect[]) => void;
-}
-
-/** Which side of the dead zone [-t, t] a block's interval has settled on, if any. */
-type Settled = 'effect' | 'zero' | null;
-
-/**
- * Where the `level` interval of `tally`'s mean lies against the dead zone [-t, t]. A block
- * whose every draw left the score exactly unchanged is settled at zero, as the paper's screen
- * settles it, but only after a full round of draws.
- */
-function settle(tally: EffectTally, threshold: number, level: number): Settled {
-  if (tally.sumOfSquares === 0) return 'zero';
-  if (tally.count < 2) return null;
-  const halfWidth = tQuantile(1 - (1 - level) / 2, tally.count - 1) * tally.standardError;
-  const low = tally.mean - halfWidth;
-  const high = tally.mean + halfWidth;
-  if (low > threshold || high < -threshold) return 'effect';
-  if (low >= -threshold && high <= threshold) return 'zero';
-  return null;
-}
-
-/**
- * p-value of "|ATE| <= t" against "|ATE| > t": the chance, at the least favourable null (ATE at
- * t or at -t), of a mean at least as far beyond the dead zone as the one seen, on either side.
- * It takes no account of the sequential stopping, which makes it somewhat optimistic.
- */
-function pValueBeyondThreshold(tally: EffectTally, threshold: number): number {
-  const distance = Math.abs(tally.mean);
-  if (tally.count < 2 || tally.standardError === 0) return distance > threshold ? 0 : 1;
-  const degrees = tally.count - 1;
-  const se = tally.standardError;
-  return Math.min(
-    1,
-    tCdf(-(distance - threshold) / se, degrees) + tCdf(-(distance + threshold) / se, degrees),
-  );
-}
-
-/** Benjamini-Hochberg: the indices of `pValues` rejected at false discovery rate `q`. */
-export function benjaminiHochberg(pValues: readonly number[], q: number): Set<number> {
-  const order = pValues.map((p, i) => [p, i] as const).sort((a, b) => a[0] - b[0]);
-  let cutoff = -1;
-  order.forEach(([p], rank) => {
-    if (p <= (q * (rank + 1)) / order.length) cutoff = rank;
-  });
-  return new Set(order.slice(0, cutoff + 1).map(([, i]) => i));
 }
 
 /**
@@ -160,46 +116,39 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
     sampled = screening.kept;
   }
 
-  const looks = Math.ceil(maxDraws / round);
-  const level = 1 - options.falseDiscoveryRate / looks;
-  const tallies = new Map(sampled.map((block) => [block, new EffectTally()]));
-  const settled = new Map<number, Settled>();
-  const drawRandom = options.random.fork('draws');
-  let active = sampled;
-  let complete = true;
-  for (let look = 0; look < looks && active.length > 0; look++) {
-    const patches = Array.from({ length: round }, () => drawRandom.integer(options.patchCount));
-    const draws = active.flatMap((block) => patches.map((patch) => ({ block, patch })));
-    planned = done + draws.length + active.length * round * (looks - look - 1);
-    const run = await runDraws(
-      options,
-      draws,
-      tallies,
-      () => {},
-      (count) => report('estimate', count),
-    );
-    if (run < draws.length) {
-      complete = false;
-      break;
-    }
-    for (const block of active) settled.set(block, settle(tallies.get(block)!, threshold, level));
-    active = active.filter((block) => settled.get(block) === null);
-  }
+  const sampling = await sampleSequentially({
+    units: sampled,
+    poolSize: options.patchCount,
+    threshold,
+    round,
+    maxDraws,
+    falseDiscoveryRate: options.falseDiscoveryRate,
+    random: options.random.fork('draws'),
+    onPlan: (passesLeft) => {
+      planned = done + passesLeft;
+    },
+    runRound: async (active, patches, tallies) => {
+      const draws = active.flatMap((block) => patches.map((patch) => ({ block, patch })));
+      const run = await runDraws(
+        options,
+        draws,
+        tallies,
+        () => {},
+        (count) => report('estimate', count),
+      );
+      return run === draws.length;
+    },
+  });
 
-  const finished = complete
-    ? sampled
-    : sampled.filter((block) => settled.get(block) === 'effect' || settled.get(block) === 'zero');
-  const pValues = finished.map((block) => pValueBeyondThreshold(tallies.get(block)!, threshold));
-  const significant = benjaminiHochberg(pValues, options.falseDiscoveryRate);
   const byBlock = new Map<number, BlockEffect>();
-  finished.forEach((block, i) => {
-    const tally = tallies.get(block)!;
-    const isSignificant = significant.has(i);
+  for (const block of sampling.finished) {
+    const tally = sampling.tallies.get(block)!;
+    const isSignificant = sampling.significant.has(block);
     byBlock.set(
       block,
       blockEffect(grid, block, tally, isSignificant ? tally.mean : 0, isSignificant),
     );
-  });
+  }
   for (const block of pruned) {
     byBlock.set(block, blockEffect(grid, block, new EffectTally(), 0, false));
   }
@@ -208,6 +157,6 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
   }
   return {
     blocks: candidates.filter((block) => byBlock.has(block)).map((block) => byBlock.get(block)!),
-    complete,
+    complete: sampling.complete,
   };
 }

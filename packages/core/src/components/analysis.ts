@@ -1,0 +1,463 @@
+import {
+  activatedValue,
+  CpuOutcome,
+  NO_TARGET,
+  type OutcomeSpec,
+  type PlanarImage,
+  type Preprocessing,
+  type Region,
+} from '@pdcr/kernels';
+import { ImageError, ModelOutputError, PdcrError, RegionError } from '../errors.ts';
+import type { OutcomeOptions } from '../explain.ts';
+import type { EstimationProgress } from '../estimation/paper.ts';
+import { sampleSequentially } from '../estimation/sequential.ts';
+import { cropPlane } from '../image-adaptation.ts';
+import type { ModelRunner, OrtRuntimes } from '../model-runner.ts';
+import { SeededRandom } from '../random.ts';
+import { RESULT_VERSION } from '../result.ts';
+import { EffectTally } from '../statistics.ts';
+import { ComponentError } from './errors.ts';
+import { modelInput } from './natural.ts';
+import { ComponentNetwork, type ComponentTensor } from './network.ts';
+import {
+  COMPONENT_GRANULARITIES,
+  COMPONENT_INTERVENTIONS,
+  type ComponentAnalysisResult,
+  type ComponentEffect,
+  type ComponentGranularity,
+  type ComponentIntervention,
+  type LayerEffect,
+} from './result.ts';
+import { interveneOnComponents, type Component } from './draws.ts';
+
+/** The component analysis's defaults: the `fast` preset's stopping rules. */
+export const COMPONENT_DEFAULTS = {
+  round: 4,
+  maxDraws: 32,
+  falseDiscoveryRate: 0.05,
+  threshold: 0.02,
+  /** Natural images whose component values resampling draws from. */
+  naturalSamples: 16,
+} as const;
+
+export interface ComponentAnalysisOptions {
+  /** The loaded model; its backend, batch size and input size are used as they are. */
+  readonly model: ModelRunner;
+  /** The model's ONNX bytes, as given to `ModelRunner.load`: the graph that is edited. */
+  readonly modelBytes: Uint8Array;
+  readonly runtimes: OrtRuntimes;
+  /** The image as the model sees it: its channels and size, values in [0, 1]. */
+  readonly image: PlanarImage;
+  /** Ground truth at the image's size (0/1); without it, the model's own prediction. */
+  readonly mask?: PlanarImage;
+  readonly roi: Region;
+  readonly preprocessing: Preprocessing;
+  readonly outcome: OutcomeOptions;
+  /**
+   * A regular expression matched against each tensor's name and its operator (`Conv`,
+   * `encoders\.1`); absent: every component.
+   */
+  readonly select?: string;
+  readonly granularity: ComponentGranularity;
+  readonly intervention: ComponentIntervention;
+  /**
+   * Natural images at the model's input size, values in [0, 1], other than the analysed one
+   * (see `naturalCrops`): what `resample` draws a component's value from and `mean` averages.
+   */
+  readonly naturalImages?: readonly PlanarImage[];
+  /** The most draws a component gets (`resample`). */
+  readonly samples?: number;
+  readonly round?: number;
+  readonly threshold?: number;
+  readonly falseDiscoveryRate?: number;
+  readonly seed: number;
+  readonly onProgress?: (progress: EstimationProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The average treatment effect of each selected component of the network (an intermediate
+ * tensor, or one channel of it) on the RoI's score: the component is replaced, per sample of a
+ * batch, by its value on another natural image (or by their mean, or zeros), and the score's
+ * change is averaged, with the `fast` preset's sequential rounds, t intervals, dead zone and
+ * Benjamini-Hochberg calls.
+ *
+ * @example
+ * const result = await analyseComponents({ model, modelBytes, runtimes: nodeRuntimes(), image,
+ *   mask, roi, preprocessing: { kind: 'zscore', epsilon: 1e-6 },
+ *   outcome: { activation: 'sigmoid', classIndex: 0, binarize: 0.5, metric: 'hardDice' },
+ *   select: 'Conv', granularity: 'tensor', intervention: 'resample',
+ *   naturalImages: naturalCrops([whole], 16, 128, 128, new SeededRandom(0), exclusion), seed: 0 });
+ */
+export async function analyseComponents(
+  options: ComponentAnalysisOptions,
+): Promise<ComponentAnalysisResult> {
+  const started = performance.now();
+  const { model, image, roi, intervention } = options;
+  validateInputs(options);
+  const samples =
+    intervention === 'resample' ? (options.samples ?? COMPONENT_DEFAULTS.maxDraws) : 1;
+  const round = Math.min(options.round ?? COMPONENT_DEFAULTS.round, samples);
+  const threshold = options.threshold ?? COMPONENT_DEFAULTS.threshold;
+  const falseDiscoveryRate = options.falseDiscoveryRate ?? COMPONENT_DEFAULTS.falseDiscoveryRate;
+  const passes = { probe: 0, natural: 0, base: 0, estimate: 0 };
+  let done = 0;
+  let planned = 0;
+  const report = (phase: EstimationProgress['phase'], count: number) => {
+    done += count;
+    options.onProgress?.({ phase, passesDone: done, passesPlanned: Math.max(planned, done) });
+  };
+
+  const baseInput = modelInput(image, options.preprocessing);
+  const network = await ComponentNetwork.open(
+    model,
+    options.modelBytes,
+    options.runtimes,
+    baseInput,
+  );
+  passes.probe = Math.min(2, model.maxBatchSize);
+  const components = selectComponents(network.tensors, options);
+  const tensors = [...new Set(components.map((component) => component.tensor))];
+  const naturalImages = intervention === 'zero' ? [] : (options.naturalImages ?? []);
+  planned = passes.probe + naturalImages.length + 1 + components.length * samples;
+  report('base', passes.probe);
+
+  const naturalValues = await network.tensorValues(
+    tensors,
+    naturalImages.map((natural) => modelInput(natural, options.preprocessing)),
+    (count) => {
+      passes.natural += count;
+      report('base', count);
+    },
+  );
+  const intervened = await network.intervenable(tensors);
+  try {
+    const baseOutput = await intervened.run(baseInput, 1, []);
+    passes.base = 1;
+    report('base', 1);
+    const spec = outcomeSpec(options, baseOutput, components.length);
+    const outcome = new CpuOutcome(spec);
+    outcome.run(baseOutput, 1, Uint32Array.of(NO_TARGET));
+    const baseScore = (await outcome.read()).scores[0]!;
+    if (Number.isNaN(baseScore)) {
+      throw new ModelOutputError(model.name, 'produced NaN or infinite values inside the RoI');
+    }
+    outcome.setBaseScore(baseScore);
+
+    const draws = interveneOnComponents({
+      model: intervened,
+      baseInput,
+      components,
+      intervention,
+      naturalValues,
+      naturalCount: naturalImages.length,
+      outcome,
+      baseScore,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onBatch: (count) => {
+        passes.estimate += count;
+        report('estimate', count);
+      },
+    });
+    const units = components.map((_, index) => index);
+    const tallies = new Map(units.map((unit) => [unit, new EffectTally()]));
+    let finished: readonly number[];
+    let significant: ReadonlySet<number>;
+    let complete: boolean;
+    if (intervention === 'resample') {
+      const sampling = await sampleSequentially({
+        units,
+        poolSize: naturalImages.length,
+        threshold,
+        round,
+        maxDraws: samples,
+        falseDiscoveryRate,
+        random: new SeededRandom(options.seed).fork('component draws'),
+        onPlan: (passesLeft) => {
+          planned = done + passesLeft;
+        },
+        runRound: (active, naturals, roundTallies) =>
+          draws(
+            active.flatMap((unit) => naturals.map((natural) => ({ unit, natural }))),
+            roundTallies,
+          ),
+      });
+      for (const [unit, tally] of sampling.tallies) tallies.set(unit, tally);
+      ({ finished, significant, complete } = sampling);
+    } else {
+      // Ablations are deterministic: one pass per component, a decision by the dead zone.
+      complete = await draws(
+        units.map((unit) => ({ unit, natural: 0 })),
+        tallies,
+      );
+      finished = units.filter((unit) => tallies.get(unit)!.count > 0);
+      significant = new Set(
+        finished.filter((unit) => Math.abs(tallies.get(unit)!.mean) >= threshold),
+      );
+    }
+
+    const effects = finished.map((unit) =>
+      componentEffect(components[unit]!, tallies.get(unit)!, significant.has(unit)),
+    );
+    return {
+      version: RESULT_VERSION,
+      kind: 'components',
+      model: {
+        sha256: model.sha256,
+        inputName: model.signature.input.name,
+        outputName: model.signature.output.name,
+        inputShape: model.signature.input.dims,
+        outputShape: model.signature.output.dims,
+      },
+      image: { height: image.height, width: image.width },
+      roi: { ...roi },
+      granularity: options.granularity,
+      intervention,
+      select: options.select ?? null,
+      seed: options.seed,
+      backend: model.backend,
+      outcome: {
+        metric: options.outcome.metric,
+        reference: options.mask ? 'mask' : 'prediction',
+        activation: options.outcome.activation,
+        classIndex: options.outcome.classIndex,
+        binarize: options.outcome.binarize,
+      },
+      parameters: {
+        samples,
+        round: intervention === 'resample' ? round : 1,
+        threshold,
+        falseDiscoveryRate,
+        naturalSamples: naturalImages.length,
+        preprocessing: describePreprocessing(options.preprocessing),
+        batchSize: model.maxBatchSize,
+      },
+      baseScore,
+      forwardPasses: passes.probe + passes.natural + passes.base + passes.estimate,
+      passes,
+      modelSeconds: intervened.modelSeconds,
+      seconds: (performance.now() - started) / 1000,
+      complete,
+      components: rankComponents(effects, components),
+      layers: layerEffects(tensors, effects),
+    };
+  } finally {
+    await intervened.release();
+  }
+}
+
+function validateInputs(options: ComponentAnalysisOptions): void {
+  const { image, roi, mask, model } = options;
+  const { height, width } = image;
+  if (
+    image.channels !== model.input.channels ||
+    height !== model.input.height ||
+    width !== model.input.width
+  ) {
+    throw new ImageError(
+      'image',
+      `is ${image.channels}x${height}x${width} but the model takes ` +
+        `${model.input.channels}x${model.input.height}x${model.input.width}; adapt it first`,
+    );
+  }
+  const inside =
+    [roi.top, roi.left, roi.height, roi.width].every(Number.isInteger) &&
+    roi.top >= 0 &&
+    roi.left >= 0 &&
+    roi.height > 0 &&
+    roi.width > 0 &&
+    roi.top + roi.height <= height &&
+    roi.left + roi.width <= width;
+  if (!inside) {
+    throw new RegionError(
+      'roi',
+      `${roi.top},${roi.left},${roi.height},${roi.width} does not lie inside the ${height}x${width} ` +
+        'image; give TOP,LEFT,HEIGHT,WIDTH within it',
+    );
+  }
+  const classes = model.output.channels;
+  const { classIndex } = options.outcome;
+  if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes) {
+    throw new PdcrError(
+      'class',
+      `${classIndex} is not an output channel; the model has ${classes} (0 to ${classes - 1})`,
+    );
+  }
+  if (mask && (mask.height !== height || mask.width !== width)) {
+    throw new ImageError(
+      'mask',
+      `is ${mask.height}x${mask.width} but the image is ${height}x${width}; give the mask of this image`,
+    );
+  }
+  if (!COMPONENT_GRANULARITIES.includes(options.granularity)) {
+    throw new ComponentError(
+      'granularity',
+      `${String(options.granularity)} is not one; give ${COMPONENT_GRANULARITIES.join(' or ')}`,
+    );
+  }
+  if (!COMPONENT_INTERVENTIONS.includes(options.intervention)) {
+    throw new ComponentError(
+      'intervention',
+      `${String(options.intervention)} is not one; give ${COMPONENT_INTERVENTIONS.join(', ')}`,
+    );
+  }
+  const naturals = options.naturalImages ?? [];
+  if (options.intervention !== 'zero' && naturals.length === 0) {
+    throw new ComponentError(
+      'natural',
+      `${options.intervention} needs natural images other than the analysed one; give some, or ` +
+        'use the zero intervention',
+    );
+  }
+  for (const natural of naturals) {
+    if (
+      natural.channels !== image.channels ||
+      natural.height !== height ||
+      natural.width !== width
+    ) {
+      throw new ComponentError(
+        'natural',
+        `images must be ${image.channels}x${height}x${width} like the analysed one, got ` +
+          `${natural.channels}x${natural.height}x${natural.width}`,
+      );
+    }
+  }
+  for (const [name, value, least] of [
+    ['samples', options.samples, 2],
+    ['round', options.round, 1],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < least)) {
+      throw new ComponentError(name, `${value} is not a whole number of at least ${least}`);
+    }
+  }
+}
+
+/** The components `select` and `granularity` pick from the network's tensors. */
+function selectComponents(
+  tensors: readonly ComponentTensor[],
+  options: ComponentAnalysisOptions,
+): Component[] {
+  let pattern: RegExp | null = null;
+  if (options.select !== undefined) {
+    try {
+      pattern = new RegExp(options.select);
+    } catch (error) {
+      throw new ComponentError(
+        'select',
+        `${options.select} is not a regular expression (${(error as Error).message})`,
+      );
+    }
+  }
+  const chosen = tensors.filter(
+    (tensor) => !pattern || pattern.test(tensor.name) || pattern.test(tensor.operator),
+  );
+  if (chosen.length === 0) {
+    throw new ComponentError(
+      'select',
+      `${options.select} matches none of the model's ${tensors.length} component tensors; ` +
+        'list them with pdcr info MODEL --components',
+    );
+  }
+  return chosen.flatMap((tensor): Component[] =>
+    options.granularity === 'tensor'
+      ? [{ tensor, channel: null, name: tensor.name }]
+      : Array.from({ length: tensor.channels }, (_, channel) => ({
+          tensor,
+          channel,
+          name: `${tensor.name}[${channel}]`,
+        })),
+  );
+}
+
+/** The outcome spec of the RoI; the reference is the mask, or the binarised base prediction. */
+function outcomeSpec(
+  options: ComponentAnalysisOptions,
+  baseOutput: Float32Array,
+  accumulatorCount: number,
+): OutcomeSpec {
+  const { model, roi, outcome } = options;
+  const spec = {
+    classes: model.output.channels,
+    height: model.output.height,
+    width: model.output.width,
+    roi,
+    classIndex: outcome.classIndex,
+    activation: outcome.activation,
+    metric: outcome.metric,
+    threshold: outcome.binarize,
+    reference: new Float32Array(roi.height * roi.width),
+    accumulatorCount,
+  };
+  if (options.mask) return { ...spec, reference: cropPlane(options.mask, roi) };
+  for (let r = 0; r < roi.height; r++) {
+    for (let q = 0; q < roi.width; q++) {
+      const value = activatedValue(spec, baseOutput, 0, roi.top + r, roi.left + q);
+      spec.reference[r * roi.width + q] = value > outcome.binarize ? 1 : 0;
+    }
+  }
+  return spec;
+}
+
+function componentEffect(
+  component: Component,
+  tally: EffectTally,
+  significant: boolean,
+): ComponentEffect {
+  const { low, high } = tally.interval();
+  return {
+    component: component.name,
+    tensor: component.tensor.name,
+    channel: component.channel,
+    operator: component.tensor.operator,
+    node: component.tensor.node,
+    shape: component.tensor.shape,
+    ate: significant ? tally.mean : 0,
+    meanEffect: tally.mean,
+    se: tally.standardError,
+    n: tally.count,
+    ciLow: low,
+    ciHigh: high,
+    significant,
+  };
+}
+
+/** Largest |ATE| first, then largest |measured mean|, then graph order. */
+function rankComponents(
+  effects: readonly ComponentEffect[],
+  components: readonly Component[],
+): ComponentEffect[] {
+  const order = new Map(components.map((component, index) => [component.name, index]));
+  return [...effects].sort(
+    (a, b) =>
+      Math.abs(b.ate) - Math.abs(a.ate) ||
+      Math.abs(b.meanEffect) - Math.abs(a.meanEffect) ||
+      order.get(a.component)! - order.get(b.component)!,
+  );
+}
+
+function layerEffects(
+  tensors: readonly ComponentTensor[],
+  effects: readonly ComponentEffect[],
+): LayerEffect[] {
+  return tensors.map((tensor) => {
+    const own = effects.filter((effect) => effect.tensor === tensor.name);
+    const strongest = own.reduce<ComponentEffect | null>(
+      (best, effect) => (!best || Math.abs(effect.ate) > Math.abs(best.ate) ? effect : best),
+      null,
+    );
+    return {
+      tensor: tensor.name,
+      operator: tensor.operator,
+      channels: tensor.channels,
+      analysed: own.length,
+      significantChannels: own.filter((effect) => effect.significant).length,
+      totalAte: own.reduce((sum, effect) => sum + effect.ate, 0),
+      strongest: strongest ? { channel: strongest.channel, ate: strongest.ate } : null,
+    };
+  });
+}
+
+function describePreprocessing(preprocessing: Preprocessing): string {
+  if (preprocessing.kind !== 'meanStd') return preprocessing.kind;
+  return `${preprocessing.mean.join(',')}/${preprocessing.std.join(',')}`;
+}

@@ -1,0 +1,123 @@
+import tQuantile from '@stdlib/stats-base-dists-t-quantile';
+import tCdf from '@stdlib/stats-base-dists-t-cdf';
+import type { SeededRandom } from '../random.ts';
+import { EffectTally } from '../statistics.ts';
+
+/**
+ * What sequential sampling needs to know of the units it samples (blocks of the image, or
+ * components of the network) and of how to run them.
+ */
+export interface SequentialSampling {
+  /** The units to sample, by index. */
+  readonly units: readonly number[];
+  /** Size of the pool each draw is taken from (natural patches, natural samples). */
+  readonly poolSize: number;
+  readonly threshold: number;
+  /** Draws per unit per round; every unit gets the same draws (common random numbers). */
+  readonly round: number;
+  readonly maxDraws: number;
+  readonly falseDiscoveryRate: number;
+  /** The generator of the draws, used for nothing else. */
+  readonly random: SeededRandom;
+  /**
+   * Runs every unit of `active` with each of `draws`, adding each effect to the unit's tally;
+   * returns false when it was interrupted before running them all.
+   */
+  readonly runRound: (
+    active: readonly number[],
+    draws: readonly number[],
+    tallies: Map<number, EffectTally>,
+  ) => Promise<boolean>;
+  /** Told, before each round, how many passes are left at most (this round and all later). */
+  readonly onPlan?: (passesLeft: number) => void;
+}
+
+export interface SequentialOutcome {
+  readonly tallies: ReadonlyMap<number, EffectTally>;
+  /** Units whose estimate is final: all of them, or after an interruption the settled ones. */
+  readonly finished: readonly number[];
+  /** Finished units called significant by Benjamini-Hochberg. */
+  readonly significant: ReadonlySet<number>;
+  readonly complete: boolean;
+}
+
+/** Which side of the dead zone [-t, t] a unit's interval has settled on, if any. */
+type Settled = 'effect' | 'zero' | null;
+
+/**
+ * Where the `level` interval of `tally`'s mean lies against the dead zone [-t, t]. A unit
+ * whose every draw left the score exactly unchanged is settled at zero, as the paper's screen
+ * settles it, but only after a full round of draws.
+ */
+function settle(tally: EffectTally, threshold: number, level: number): Settled {
+  if (tally.sumOfSquares === 0) return 'zero';
+  if (tally.count < 2) return null;
+  const halfWidth = tQuantile(1 - (1 - level) / 2, tally.count - 1) * tally.standardError;
+  const low = tally.mean - halfWidth;
+  const high = tally.mean + halfWidth;
+  if (low > threshold || high < -threshold) return 'effect';
+  if (low >= -threshold && high <= threshold) return 'zero';
+  return null;
+}
+
+/**
+ * p-value of "|ATE| <= t" against "|ATE| > t": the chance, at the least favourable null (ATE at
+ * t or at -t), of a mean at least as far beyond the dead zone as the one seen, on either side.
+ * It takes no account of the sequential stopping, which makes it somewhat optimistic.
+ */
+function pValueBeyondThreshold(tally: EffectTally, threshold: number): number {
+  const distance = Math.abs(tally.mean);
+  if (tally.count < 2 || tally.standardError === 0) return distance > threshold ? 0 : 1;
+  const degrees = tally.count - 1;
+  const se = tally.standardError;
+  return Math.min(
+    1,
+    tCdf(-(distance - threshold) / se, degrees) + tCdf(-(distance + threshold) / se, degrees),
+  );
+}
+
+/** Benjamini-Hochberg: the indices of `pValues` rejected at false discovery rate `q`. */
+export function benjaminiHochberg(pValues: readonly number[], q: number): Set<number> {
+  const order = pValues.map((p, i) => [p, i] as const).sort((a, b) => a[0] - b[0]);
+  let cutoff = -1;
+  order.forEach(([p], rank) => {
+    if (p <= (q * (rank + 1)) / order.length) cutoff = rank;
+  });
+  return new Set(order.slice(0, cutoff + 1).map(([, i]) => i));
+}
+
+/**
+ * Sequential sampling in rounds with the same draws for every unit. A unit stops when its
+ * interval (at the FDR level, Bonferroni-split over the rounds it may look at) settles outside
+ * the dead zone [-t, t] or inside it, or at `maxDraws`. Units are called significant by
+ * Benjamini-Hochberg over the one-sided tests of |ATE| > t, which keeps the expected share of
+ * false calls at `falseDiscoveryRate`. The `fast` preset samples blocks with it, the component
+ * analysis components.
+ */
+export async function sampleSequentially(options: SequentialSampling): Promise<SequentialOutcome> {
+  const { units, threshold, round, maxDraws } = options;
+  const looks = Math.ceil(maxDraws / round);
+  const level = 1 - options.falseDiscoveryRate / looks;
+  const tallies = new Map(units.map((unit) => [unit, new EffectTally()]));
+  const settled = new Map<number, Settled>();
+  let active = units;
+  let complete = true;
+  for (let look = 0; look < looks && active.length > 0; look++) {
+    const draws = Array.from({ length: round }, () => options.random.integer(options.poolSize));
+    options.onPlan?.(active.length * round * (looks - look));
+    if (!(await options.runRound(active, draws, tallies))) {
+      complete = false;
+      break;
+    }
+    for (const unit of active) settled.set(unit, settle(tallies.get(unit)!, threshold, level));
+    active = active.filter((unit) => settled.get(unit) === null);
+  }
+
+  const finished = complete
+    ? units
+    : units.filter((unit) => settled.get(unit) === 'effect' || settled.get(unit) === 'zero');
+  const pValues = finished.map((unit) => pValueBeyondThreshold(tallies.get(unit)!, threshold));
+  const rejected = benjaminiHochberg(pValues, options.falseDiscoveryRate);
+  const significant = new Set(finished.filter((_, i) => rejected.has(i)));
+  return { tallies, finished, significant, complete };
+}
