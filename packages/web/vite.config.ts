@@ -1,14 +1,31 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
+const require = createRequire(import.meta.url);
+const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
+
 export default defineConfig({
   resolve: {
-    alias: {
+    alias: [
       // wgsl_reflect's `main` is CommonJS in a `"type": "module"` package; its ES build loads.
-      wgsl_reflect: fileURLToPath(
-        new URL('../../node_modules/wgsl_reflect/wgsl_reflect.module.js', import.meta.url),
-      ),
-    },
+      {
+        find: /^wgsl_reflect$/,
+        replacement: fileURLToPath(
+          new URL('../../node_modules/wgsl_reflect/wgsl_reflect.module.js', import.meta.url),
+        ),
+      },
+      // The report inlines Chart.js's UMD build, which the package does not export by name.
+      {
+        find: /^chart\.js-umd/,
+        replacement: path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'),
+      },
+    ],
   },
-  build: { target: 'es2022' },
+  // The demo's model and image live in the repository's data folder.
+  server: { fs: { allow: [repositoryRoot] } },
+  worker: { format: 'es' },
+  // The wasm runtime alone is 27 MB; the page's own chunks stay under a megabyte.
+  build: { target: 'es2022', chunkSizeWarningLimit: 1024 },
 });

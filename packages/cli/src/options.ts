@@ -1,64 +1,28 @@
 import { InvalidArgumentError } from 'commander';
-import type { Activation, Preprocessing, Region } from '@pdcr/kernels';
+import {
+  parseBlock as parseBlockText,
+  parseNormalize as parseNormalizeText,
+  parseRegion,
+  parseSize as parseSizeText,
+} from '@pdcr/core';
+import type { Activation } from '@pdcr/kernels';
 
-/** `TOP,LEFT,HEIGHT,WIDTH` in pixels. */
-export function parseRoi(text: string): Region {
-  const parts = text.split(',').map(Number);
-  if (parts.length !== 4 || !parts.every((part) => Number.isInteger(part) && part >= 0)) {
-    throw new InvalidArgumentError(
-      'give TOP,LEFT,HEIGHT,WIDTH as four whole numbers, e.g. 72,88,32,32',
-    );
-  }
-  const [top, left, height, width] = parts as [number, number, number, number];
-  return { top, left, height, width };
+/** Commander's form of a core parser: its RangeError becomes the flag's error. */
+function flag<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      if (error instanceof RangeError) throw new InvalidArgumentError(error.message);
+      throw error;
+    }
+  };
 }
 
-/** `N` (square) or `H,W`. */
-export function parseBlock(text: string): { height: number; width: number } {
-  const parts = text.split(',').map(Number);
-  if (
-    !(parts.length === 1 || parts.length === 2) ||
-    !parts.every((part) => Number.isInteger(part) && part > 0)
-  ) {
-    throw new InvalidArgumentError('give N or H,W as whole numbers above zero, e.g. 8 or 8,16');
-  }
-  return { height: parts[0]!, width: parts[1] ?? parts[0]! };
-}
-
-/** `HxW` or `image`. */
-export function parseSize(text: string): { height: number; width: number } | 'image' {
-  if (text === 'image') return 'image';
-  const match = /^(\d+)x(\d+)$/.exec(text);
-  if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) {
-    throw new InvalidArgumentError('give HxW (e.g. 256x256) or image');
-  }
-  return { height: Number(match[1]), width: Number(match[2]) };
-}
-
-/** `none`, `zscore`, `MEAN,STD` or per channel `M1,M2,M3/S1,S2,S3`. */
-export function parseNormalize(text: string): Preprocessing {
-  if (text === 'none') return { kind: 'none' };
-  if (text === 'zscore') return { kind: 'zscore', epsilon: 1e-6 };
-  const [means, stds] = text.includes('/')
-    ? text.split('/')
-    : text.split(',').length === 2
-      ? text.split(',')
-      : [];
-  const mean = (means ?? '').split(',').map(Number);
-  const std = (stds ?? '').split(',').map(Number);
-  if (
-    !means ||
-    !stds ||
-    mean.length !== std.length ||
-    ![...mean, ...std].every(Number.isFinite) ||
-    std.some((s) => s <= 0)
-  ) {
-    throw new InvalidArgumentError(
-      'give none, zscore, MEAN,STD or M1,M2,M3/S1,S2,S3 (every STD above zero)',
-    );
-  }
-  return { kind: 'meanStd', mean, std };
-}
+export const parseRoi = flag(parseRegion);
+export const parseBlock = flag(parseBlockText);
+export const parseSize = flag(parseSizeText);
+export const parseNormalize = flag(parseNormalizeText);
 
 export function parseActivation(text: string): Activation {
   if (text === 'none' || text === 'sigmoid' || text === 'softmax') return text;

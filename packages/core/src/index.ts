@@ -51,6 +51,7 @@ export {
 export { CONFIDENCE_LEVEL, EffectTally } from './statistics.ts';
 export * from './outputs/index.ts';
 export * from './evaluation/index.ts';
+export { parseBlock, parseNormalize, parseRegion, parseSize } from './option-text.ts';
 export {
   explanationFiles,
   preprocessingForChannels,
@@ -59,5 +60,5 @@ export {
   type ExplanationJob,
   type NamedRaster,
 } from './job.ts';
-export { browserRuntimes } from './browser.ts';
+export { browserRuntimes, type WasmPaths } from './browser.ts';
 export * from './components/index.ts';

@@ -156,12 +156,7 @@ export async function runExplanation(job: ExplanationJob): Promise<Explanation> 
 function patchBankFor(job: ExplanationJob, image: PlanarImage, channels: number): PatchBank {
   const { block } = job;
   if (job.patchImages && job.patchImages.length > 0) {
-    return patchBankFromImages(
-      job.patchImages,
-      channels,
-      block.height,
-      block.width,
-    );
+    return patchBankFromImages(job.patchImages, channels, block.height, block.width);
   }
   const random = new SeededRandom(job.seed).fork('patch bank');
   if (!job.patchSources || job.patchSources.length === 0) {

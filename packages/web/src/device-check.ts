@@ -1,3 +1,4 @@
+import { isSoftwareAdapter } from '@pdcr/core';
 import {
   BlockGrid,
   CpuIntervention,
@@ -8,6 +9,8 @@ import {
 
 export interface DeviceReport {
   readonly adapter: string | null;
+  /** A software renderer (SwiftShader and the like), which `auto` passes over for wasm. */
+  readonly software: boolean;
   /** Largest difference between the GPU intervention kernel and its CPU reference. */
   readonly kernelError: number | null;
 }
@@ -18,7 +21,7 @@ export interface DeviceReport {
  */
 export async function checkDevice(gpu: GPU | undefined): Promise<DeviceReport> {
   const adapter = await gpu?.requestAdapter();
-  if (!adapter) return { adapter: null, kernelError: null };
+  if (!adapter) return { adapter: null, software: false, kernelError: null };
   const info = adapter.info;
   const name =
     [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') ||
@@ -73,7 +76,7 @@ export async function checkDevice(gpu: GPU | undefined): Promise<DeviceReport> {
     readback.unmap();
     for (const buffer of [batch, readback]) buffer.destroy();
     kernel.destroy();
-    return { adapter: name, kernelError };
+    return { adapter: name, software: isSoftwareAdapter(adapter), kernelError };
   } finally {
     device.destroy();
   }

@@ -1,35 +1,59 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Page } from 'puppeteer-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExplanationResult } from '@pdcr/core';
 import {
   chromiumMissing,
+  collectPageErrors,
   launchChromium,
   serveFiles,
   type LaunchedBrowser,
   type LocalServer,
-  collectPageErrors,
 } from '../../../tools/chromium.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const repository = fileURLToPath(new URL('../../..', import.meta.url));
+/** Where the run leaves its screenshot of the finished page (ignored by git). */
+const screenshotDir = path.join(root, 'test-output');
 const missing = chromiumMissing();
+
+/**
+ * A small configuration of the demo, so that WebGPU on SwiftShader finishes in a minute or two:
+ * a 32x32 crop of the DSB2018 image around the demo's RoI, RoI 16x16, blocks of 8 (12 outside
+ * the RoI), the paper's algorithm with fewer draws.
+ */
+const SMALL = {
+  crop: '392,104,32,32',
+  roi: '8,8,16,16',
+  block: '8',
+  preset: 'paper',
+  samples: '3',
+  screen: '2',
+  seed: '3',
+} as const;
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+};
 
 async function builtFiles(outDir: string) {
   const files: Record<string, { type: string; body: Uint8Array }> = {};
-  const types: Record<string, string> = {
-    '.html': 'text/html',
-    '.js': 'text/javascript',
-    '.css': 'text/css',
-  };
   const walk = async (folder: string) => {
     for (const entry of await readdir(folder, { withFileTypes: true })) {
       const file = path.join(folder, entry.name);
       if (entry.isDirectory()) await walk(file);
       else
         files[`/${path.relative(outDir, file)}`] = {
-          type: types[path.extname(file)] ?? 'application/octet-stream',
+          type: TYPES[path.extname(file)] ?? 'application/octet-stream',
           body: await readFile(file),
         };
     }
@@ -39,10 +63,91 @@ async function builtFiles(outDir: string) {
   return files;
 }
 
+/** Sets the page's option fields as a person would type them. */
+async function setOptions(page: Page, options: Record<string, string>): Promise<void> {
+  await page.evaluate((values) => {
+    for (const [key, value] of Object.entries(values)) {
+      const input = document.getElementById(`opt-${key}`) as HTMLInputElement | HTMLSelectElement;
+      input.value = value;
+      input.dispatchEvent(new Event('change'));
+    }
+  }, options);
+}
+
+/** Presses Explain and waits for the run to end; the result.json offered for download. */
+async function explainOnPage(page: Page, backend: 'webgpu' | 'wasm'): Promise<ExplanationResult> {
+  await setOptions(page, { ...SMALL, backend });
+  await page.click('#run');
+  await page.waitForSelector('body[data-state="running"]');
+  await page.waitForSelector('body[data-state="done"], body[data-state="failed"]', {
+    timeout: 400_000,
+  });
+  const message = await page.$eval('#message', (element) => element.textContent);
+  expect(message).toBe('');
+  const text = await page.$eval('#download-result-json', async (link) =>
+    (await fetch((link as HTMLAnchorElement).href)).text(),
+  );
+  return JSON.parse(text) as ExplanationResult;
+}
+
+/** Coloured (map) pixels drawn on the map canvas. */
+function colouredPixels(page: Page): Promise<number> {
+  return page.$eval('#map-canvas', (element) => {
+    const canvas = element as HTMLCanvasElement;
+    const context = canvas.getContext('2d')!;
+    const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const [r, g, b, a] = [data[i]!, data[i + 1]!, data[i + 2]!, data[i + 3]!];
+      if (a > 0 && !(r === 255 && g === 212 && b === 0)) count++;
+    }
+    return count;
+  });
+}
+
+/** `pdcr explain` on the same inputs as the page's small demo run. */
+function cliExplain(out: string, backend: string): Promise<string> {
+  const args = [
+    'tools/run-ts.mjs',
+    'packages/cli/src/main.ts',
+    'explain',
+    ...['--model', 'data/nuclei-unet/unet2d-nuclei-broad.onnx'],
+    ...['--image', 'data/dsb2018/img2d.tif', '--mask', 'data/dsb2018/mask2d.tif'],
+    ...['--crop', SMALL.crop, '--roi', SMALL.roi, '--block', SMALL.block],
+    ...['--preset', SMALL.preset, '--samples', SMALL.samples, '--screen', SMALL.screen],
+    ...['--seed', SMALL.seed, '--size', 'image', '--normalize', 'zscore'],
+    ...['--activation', 'sigmoid', '--backend', backend, '--out', out, '--quiet'],
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: repository, stdio: 'pipe' });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(path.join(out, 'result.json'))
+        : reject(new Error(`pdcr explain exited ${code}: ${stderr}`)),
+    );
+  });
+}
+
+/** A result without what differs between any two runs (timings) or tools (file paths). */
+function comparable(result: ExplanationResult) {
+  return {
+    ...result,
+    seconds: 0,
+    modelSeconds: 0,
+    model: { ...result.model, path: '' },
+    image: { ...result.image, path: '' },
+  };
+}
+
 describe('the page, built for production, in headless Chromium', () => {
   let chromium: LaunchedBrowser | undefined;
   let server: LocalServer | undefined;
   let outDir = '';
+  let page: Page;
+  let errors: string[] = [];
 
   beforeAll(async () => {
     if (missing) return;
@@ -55,7 +160,12 @@ describe('the page, built for production, in headless Chromium', () => {
     });
     server = await serveFiles(await builtFiles(outDir));
     chromium = await launchChromium();
-  });
+    page = await chromium.browser.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    errors = collectPageErrors(page);
+    await page.goto(server.url, { waitUntil: 'load' });
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+  }, 180_000);
 
   afterAll(async () => {
     await chromium?.close();
@@ -63,21 +173,98 @@ describe('the page, built for production, in headless Chromium', () => {
     if (outDir) await rm(outDir, { recursive: true, force: true });
   });
 
-  it('loads without console errors and runs the intervention kernel on WebGPU', async (context) => {
-    if (missing) {
-      if (process.env['CI']) throw new Error(missing);
-      console.warn(`skipping: ${missing}`);
-      context.skip(missing);
-    }
-    const page = await chromium!.browser.newPage();
-    const errors = collectPageErrors(page);
-    await page.goto(server!.url, { waitUntil: 'load' });
-    await page.waitForSelector('body[data-ready="true"]');
-    const status = await page.$eval('#device-status', (element) => element.textContent);
-    const kernelError = await page.evaluate(() => document.body.dataset['kernelError']);
-    expect(errors).toEqual([]);
-    expect(status).toMatch(/^WebGPU adapter: /);
-    expect(Number(kernelError)).toBeLessThan(1e-5);
-    await page.close();
+  const skipWithoutChromium = (context: { skip: (note: string) => void }) => {
+    if (!missing) return;
+    if (process.env['CI']) throw new Error(missing);
+    console.warn(`skipping: ${missing}`);
+    context.skip(missing);
+  };
+
+  it('opens with the demo ready and the GPU checked, without console errors', (context) => {
+    skipWithoutChromium(context);
+    return (async () => {
+      expect(errors).toEqual([]);
+      expect(await page.$eval('#device-status', (element) => element.textContent)).toMatch(
+        /^WebGPU adapter: .*matches its CPU reference/,
+      );
+      expect(await page.$eval('#inputs-summary', (element) => element.textContent)).toContain(
+        'unet2d-nuclei-broad.onnx',
+      );
+      expect(await page.$eval('#opt-roi', (element) => (element as HTMLInputElement).value)).toBe(
+        '48,48,32,32',
+      );
+      expect(await page.evaluate(() => document.body.dataset['state'])).toBe('ready');
+    })();
   });
+
+  it('runs the demo on WebGPU and on wasm, fills the map, and matches the CLI on wasm', async (context) => {
+    skipWithoutChromium(context);
+    const webgpu = await explainOnPage(page, 'webgpu');
+    const webgpuRate = await page.evaluate(() => document.body.dataset['passesPerSecond']);
+    expect(webgpu.backend).toBe('webgpu');
+    expect(webgpu.complete).toBe(true);
+    expect(await colouredPixels(page)).toBeGreaterThan(0);
+    await mkdir(screenshotDir, { recursive: true });
+    await page.screenshot({ path: path.join(screenshotDir, 'page-webgpu.png'), fullPage: true });
+
+    const wasm = await explainOnPage(page, 'wasm');
+    const wasmRate = await page.evaluate(() => document.body.dataset['passesPerSecond']);
+    expect(wasm.backend).toBe('wasm');
+    // Hovering the top-left block shows its ATE, interval and sample count.
+    const box = (await (await page.$('#map-canvas'))!.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 8, box.y + box.height / 8);
+    const first = wasm.blocks[0]!;
+    expect(await page.$eval('#tooltip', (element) => element.textContent)).toBe(
+      `block at row 0, column 0 (8x8): ATE ${first.ate.toFixed(4)}, 95% interval ` +
+        `[${first.ciLow.toFixed(4)}, ${first.ciHigh.toFixed(4)}], n = ${first.n}` +
+        (first.significant ? ', significant' : ''),
+    );
+    console.info(
+      `page demo, small configuration: ${webgpu.forwardPasses} passes; ` +
+        `${webgpuRate} passes/s on WebGPU, ${wasmRate} passes/s on wasm`,
+    );
+
+    // The same map on both backends: hard Dice changes by whole pixels.
+    expect(webgpu.forwardPasses).toBe(wasm.forwardPasses);
+    expect(webgpu.baseScore).toBeCloseTo(wasm.baseScore, 5);
+    for (const [i, block] of webgpu.blocks.entries()) {
+      expect(block.ate).toBeCloseTo(wasm.blocks[i]!.ate, 4);
+      expect(block.significant).toBe(wasm.blocks[i]!.significant);
+    }
+
+    const out = await mkdtemp(path.join(tmpdir(), 'pdcr-web-cli-'));
+    try {
+      const cli = JSON.parse(await readFile(await cliExplain(out, 'wasm'), 'utf8'));
+      expect(comparable(wasm)).toEqual(comparable(cli as ExplanationResult));
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+    expect(errors).toEqual([]);
+  }, 900_000);
+
+  it('refuses a file that is not a model with a message, and still runs the demo', async (context) => {
+    skipWithoutChromium(context);
+    const bad = path.join(await mkdtemp(path.join(tmpdir(), 'pdcr-web-bad-')), 'broken.onnx');
+    await writeFile(bad, 'this is not an ONNX model');
+    try {
+      const picker = await page.$('#model-file');
+      await (picker as unknown as { uploadFile(file: string): Promise<void> }).uploadFile(bad);
+      await page.waitForFunction(() => !(document.getElementById('message') as HTMLElement).hidden);
+      expect(await page.$eval('#message', (element) => element.textContent)).toMatch(
+        /broken\.onnx/,
+      );
+      await page.click('#use-demo');
+      await page.waitForSelector('body[data-state="ready"]');
+      const result = await explainOnPage(page, 'wasm');
+      expect(result.complete).toBe(true);
+      expect(result.model.path).toBe('unet2d-nuclei-broad.onnx');
+      await page.screenshot({
+        path: path.join(screenshotDir, 'page-finished.png'),
+        fullPage: true,
+      });
+      expect(errors).toEqual([]);
+    } finally {
+      await rm(path.dirname(bad), { recursive: true, force: true });
+    }
+  }, 300_000);
 });

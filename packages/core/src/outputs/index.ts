@@ -1,4 +1,12 @@
 export { encodeNpy } from './npy.ts';
-export { ateMap, divergingColour, heatmapPng, imagePng, mapScale, overlayPng } from './maps.ts';
+export {
+  ateMap,
+  divergingColour,
+  heatmapPng,
+  imagePng,
+  imageRgba,
+  mapScale,
+  overlayPng,
+} from './maps.ts';
 export { histogram, histogramEdges, statsText } from './stats.ts';
 export { effectByDistance, reportHtml } from './report.ts';

@@ -101,3 +101,13 @@ export function imagePng(image: PlanarImage): Uint8Array {
     (i) => [0, 1, 2].map((c) => Math.round(shade(i, c))) as [number, number, number],
   );
 }
+
+/** The image as RGBA bytes for a canvas, stretched as in the PNGs. */
+export function imageRgba(image: PlanarImage): Uint8ClampedArray<ArrayBuffer> {
+  const shade = displayValue(image);
+  const pixels = new Uint8ClampedArray(image.height * image.width * 4);
+  for (let i = 0; i < image.height * image.width; i++) {
+    pixels.set([shade(i, 0), shade(i, 1), shade(i, 2), 255], 4 * i);
+  }
+  return pixels;
+}
