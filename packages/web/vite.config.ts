@@ -1,9 +1,6 @@
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
-const require = createRequire(import.meta.url);
 const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 export default defineConfig({
@@ -15,11 +12,6 @@ export default defineConfig({
         replacement: fileURLToPath(
           new URL('../../node_modules/wgsl_reflect/wgsl_reflect.module.js', import.meta.url),
         ),
-      },
-      // The report inlines Chart.js's UMD build, which the package does not export by name.
-      {
-        find: /^chart\.js-umd/,
-        replacement: path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'),
       },
     ],
   },

@@ -9,7 +9,9 @@ import {
   type ExplanationJob,
 } from '@pdcr/core';
 import { KernelInputError } from '@pdcr/kernels';
-import chartSource from 'chart.js-umd?raw';
+// Chart.js's UMD build as text, inlined into the downloadable report (the package's exports do
+// not name it, so it is imported by path).
+import chartSource from '../node_modules/chart.js/dist/chart.umd.min.js?raw';
 import ortMjs from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import type { FromWorker, RunRequest, ToWorker } from './protocol.ts';
