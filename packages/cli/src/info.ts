@@ -9,6 +9,7 @@ import {
 } from '@pdcr/core';
 import { nodeRuntimes } from '@pdcr/core/node';
 import onnxProto from 'onnx-proto';
+import { componentLines } from './components-info.ts';
 
 function shape(tensor: TensorDescription): string {
   return `${tensor.name}: ${tensor.elementType}[${tensor.dims.join(', ')}]`;
@@ -24,7 +25,11 @@ function producerOf(bytes: Uint8Array, output: string): string | null {
 }
 
 /** `pdcr info MODEL`: what the model takes and gives, and the flags it probably needs. */
-export async function runInfo(file: string, logger: Logger): Promise<string> {
+export async function runInfo(
+  file: string,
+  logger: Logger,
+  options: { components?: boolean } = {},
+): Promise<string> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(file);
@@ -90,5 +95,6 @@ export async function runInfo(file: string, logger: Logger): Promise<string> {
         : 'one image per run (batching changes its output)'),
     'flags it probably needs:',
     ...flags.map((flag) => `  ${flag}`),
+    ...(options.components ? await componentLines(bytes, file, logger) : []),
   ].join('\n');
 }

@@ -3,6 +3,7 @@ import { Logger, PdcrError } from '@pdcr/core';
 import { KernelInputError } from '@pdcr/kernels';
 import { runDemo } from './demo.ts';
 import { addEvaluateCommand } from './evaluate-command.ts';
+import { addComponentsCommand } from './components-command.ts';
 import { runExplainJob } from './explain-job.ts';
 import { runInfo } from './info.ts';
 import { finishRun } from './summary.ts';
@@ -154,9 +155,11 @@ program
     "Show a model's inputs and outputs, whether its batch can be relaxed, and the flags it probably needs.",
   )
   .argument('<model>', 'ONNX model')
+  .option('--components', 'also list the components pdcr components can intervene on')
   .option('--verbose', 'log what is checked')
-  .action(async (model: string, options: CommonOptions) => {
-    console.log(await runInfo(model, loggerFor({ ...options, quiet: !options.verbose })));
+  .action(async (model: string, options: CommonOptions & { components?: boolean }) => {
+    const logger = loggerFor({ ...options, quiet: !options.verbose });
+    console.log(await runInfo(model, logger, { components: Boolean(options.components) }));
   });
 
 program
@@ -187,6 +190,7 @@ program
   });
 
 addEvaluateCommand(program, loggerFor, interruptSignal);
+addComponentsCommand(program, loggerFor, interruptSignal);
 
 try {
   await program.parseAsync(process.argv);

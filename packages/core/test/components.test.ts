@@ -182,6 +182,16 @@ describe('component analysis on a model whose channels are known', () => {
     await runner.release();
   });
 
+  it('lists no unfinished component when interrupted before any draw', async () => {
+    const { runner, bytes } = await loadModel();
+    const interrupted = await analyseComponents(
+      options(runner, bytes, { signal: AbortSignal.abort() }),
+    );
+    await runner.release();
+    expect(interrupted.complete).toBe(false);
+    expect(interrupted.components).toEqual([]);
+  });
+
   it('names the input it rejects', async () => {
     const { runner, bytes } = await loadModel();
     const rejected = async (overrides: Partial<ComponentAnalysisOptions>) =>

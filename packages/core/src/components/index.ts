@@ -28,3 +28,4 @@ export {
   type ComponentIntervention,
   type LayerEffect,
 } from './result.ts';
+export { componentReportHtml, componentTable } from './report.ts';
