@@ -28,7 +28,7 @@ import {
 } from './estimation/paper.ts';
 import { estimateZero } from './estimation/zero.ts';
 import { estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
-import { zeroPatchBank } from './patch-banks.ts';
+import { patchStrata, zeroPatchBank } from './patch-banks.ts';
 import { SeededRandom } from './random.ts';
 import { RESULT_VERSION, type BlockEffect, type ExplanationResult } from './result.ts';
 
@@ -79,6 +79,11 @@ export interface ExplainOptions {
   readonly screenDraws?: number;
   /** fast: skip the exact-zero pruning by group tests. */
   readonly noPruning?: boolean;
+  /**
+   * fast: strata the patch bank is split into by brightness, each drawn from equally in every
+   * round (1: none); must divide `round`.
+   */
+  readonly patchStrata?: number;
   readonly seed: number;
   readonly onProgress?: (progress: EstimationProgress) => void;
   /** Running effects of the blocks sampled in each batch, for a map that fills in. */
@@ -104,7 +109,15 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
     options.samples ?? (preset === 'fast' ? FAST_DEFAULTS.maxDraws : PAPER_DEFAULTS.samples);
   const screen = options.screen ?? PAPER_DEFAULTS.screen;
   const threshold = options.threshold ?? PAPER_DEFAULTS.threshold;
+  const round = options.round ?? FAST_DEFAULTS.round;
+  const strataCount = options.patchStrata ?? FAST_DEFAULTS.patchStrata;
   validateInputs(options);
+  if (preset === 'fast' && (strataCount < 1 || round % strataCount !== 0)) {
+    throw new PdcrError(
+      'round',
+      `${round} draws per round cannot be split evenly over ${strataCount} patch strata; give a multiple`,
+    );
+  }
 
   const grid = new BlockGrid(image.height, image.width, options.block.height, options.block.width);
   const patchBank =
@@ -177,7 +190,8 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
               ...common,
               ...(pruningEvaluator ? { pruningEvaluator } : {}),
               patchCount: patchBank.count,
-              round: options.round ?? FAST_DEFAULTS.round,
+              round,
+              ...(strataCount > 1 ? { patchStrata: patchStrata(patchBank, strataCount) } : {}),
               maxDraws: samples,
               falseDiscoveryRate: options.falseDiscoveryRate ?? FAST_DEFAULTS.falseDiscoveryRate,
               groupSide: options.groupSide ?? FAST_DEFAULTS.groupSide,

@@ -40,7 +40,7 @@ export {
   type OnnxModelInfo,
   type TensorDescription,
 } from './onnx-model.ts';
-export { cutPatchBank, patchBankFromImages, zeroPatchBank } from './patch-banks.ts';
+export { cutPatchBank, patchBankFromImages, patchStrata, zeroPatchBank } from './patch-banks.ts';
 export { SeededRandom } from './random.ts';
 export {
   RESULT_VERSION,

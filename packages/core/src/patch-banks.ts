@@ -103,3 +103,23 @@ export function overlaps(a: Region, b: Region): boolean {
     b.left < a.left + a.width
   );
 }
+
+/**
+ * The bank's patch indices split into `count` strata of (nearly) equal size by the patches' mean
+ * value, darkest first. A replaced block's effect depends largely on how bright its patch is
+ * (through the image's statistics and the local contrast), so drawing the same number of
+ * patches from each stratum estimates the same mean as uniform draws with a much smaller
+ * variance.
+ */
+export function patchStrata(bank: PatchBank, count: number): number[][] {
+  const size = bank.channels * bank.height * bank.width;
+  const means = Array.from({ length: bank.count }, (_, patch) => {
+    let sum = 0;
+    for (let i = patch * size; i < (patch + 1) * size; i++) sum += bank.data[i]!;
+    return sum / size;
+  });
+  const order = means.map((_, patch) => patch).sort((a, b) => means[a]! - means[b]! || a - b);
+  return Array.from({ length: count }, (_, s) =>
+    order.slice(Math.round((s * bank.count) / count), Math.round(((s + 1) * bank.count) / count)),
+  );
+}

@@ -48,6 +48,8 @@ export interface PaperEstimation extends DrawOptions {
 interface Draw {
   readonly block: number;
   readonly patch: number;
+  /** The stratum of the patch bank the patch was drawn from, for stratified tallies. */
+  readonly stratum?: number;
 }
 
 /** An estimator's blocks; `complete` is false when the run was interrupted, and then only the
@@ -193,7 +195,7 @@ export async function runDraws(
     const { scores } = await evaluator.evaluate(plan, targets);
     batch.forEach((draw, sample) => {
       const effect = Math.fround(scores[sample]! - Math.fround(evaluator.baseScore));
-      tallies.get(draw.block)!.add(1, effect, effect * effect);
+      tallies.get(draw.block)!.add(1, effect, effect * effect, draw.stratum ?? 0);
       onEffect(draw, effect);
     });
     if (options.onEffects) {

@@ -15,18 +15,25 @@ export interface SequentialSampling {
   readonly threshold: number;
   /** Draws per unit per round; every unit gets the same draws (common random numbers). */
   readonly round: number;
+  /**
+   * A partition of the pool into strata (patches ordered by brightness, say), each drawn from
+   * separately, `round / strata.length` draws each per round; absent: one stratum, the pool.
+   */
+  readonly strata?: readonly (readonly number[])[];
   readonly maxDraws: number;
   readonly falseDiscoveryRate: number;
   /** The generator of the draws, used for nothing else. */
   readonly random: SeededRandom;
   /**
-   * Runs every unit of `active` with each of `draws`, adding each effect to the unit's tally;
-   * returns false when it was interrupted before running them all.
+   * Runs every unit of `active` with each of `draws`, adding each effect to the unit's tally in
+   * the draw's stratum (`strata[i]` for `draws[i]`); returns false when it was interrupted
+   * before running them all.
    */
   readonly runRound: (
     active: readonly number[],
     draws: readonly number[],
     tallies: Map<number, EffectTally>,
+    strata: readonly number[],
   ) => Promise<boolean>;
   /** Told, before each round, how many passes are left at most (this round and all later). */
   readonly onPlan?: (passesLeft: number) => void;
@@ -51,8 +58,8 @@ type Settled = 'effect' | 'zero' | null;
  */
 function settle(tally: EffectTally, threshold: number, level: number): Settled {
   if (tally.sumOfSquares === 0) return 'zero';
-  if (tally.count < 2) return null;
-  const halfWidth = tQuantile(1 - (1 - level) / 2, tally.count - 1) * tally.standardError;
+  if (tally.degreesOfFreedom < 1) return null;
+  const halfWidth = tQuantile(1 - (1 - level) / 2, tally.degreesOfFreedom) * tally.standardError;
   const low = tally.mean - halfWidth;
   const high = tally.mean + halfWidth;
   if (low > threshold || high < -threshold) return 'effect';
@@ -67,8 +74,10 @@ function settle(tally: EffectTally, threshold: number, level: number): Settled {
  */
 function pValueBeyondThreshold(tally: EffectTally, threshold: number): number {
   const distance = Math.abs(tally.mean);
-  if (tally.count < 2 || tally.standardError === 0) return distance > threshold ? 0 : 1;
-  const degrees = tally.count - 1;
+  if (tally.degreesOfFreedom < 1 || tally.standardError === 0) {
+    return distance > threshold ? 0 : 1;
+  }
+  const degrees = tally.degreesOfFreedom;
   const se = tally.standardError;
   return Math.min(
     1,
@@ -98,14 +107,23 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
   const { units, threshold, round, maxDraws } = options;
   const looks = Math.ceil(maxDraws / round);
   const level = 1 - options.falseDiscoveryRate / looks;
-  const tallies = new Map(units.map((unit) => [unit, new EffectTally()]));
+  const strata = options.strata ?? [Array.from({ length: options.poolSize }, (_, i) => i)];
+  if (round % strata.length !== 0) {
+    throw new RangeError(`a round of ${round} draws cannot be split over ${strata.length} strata`);
+  }
+  const weights = strata.map((members) => members.length / options.poolSize);
+  const tallies = new Map(units.map((unit) => [unit, new EffectTally(weights)]));
   const settled = new Map<number, Settled>();
   let active = units;
   let complete = true;
   for (let look = 0; look < looks && active.length > 0; look++) {
-    const draws = Array.from({ length: round }, () => options.random.integer(options.poolSize));
+    const drawStrata = Array.from({ length: round }, (_, i) => i % strata.length);
+    const draws = drawStrata.map((stratum) => {
+      const members = strata[stratum]!;
+      return members[options.random.integer(members.length)]!;
+    });
     options.onPlan?.(active.length * round * (looks - look));
-    if (!(await options.runRound(active, draws, tallies))) {
+    if (!(await options.runRound(active, draws, tallies, drawStrata))) {
       complete = false;
       break;
     }
