@@ -37,7 +37,7 @@ export async function bundle(entry, { platform, outfile }) {
     // Native and WebAssembly-carrying packages load from node_modules as they are.
     external:
       platform === 'node'
-        ? ['webgpu', 'onnxruntime-node', 'onnxruntime-web', 'puppeteer-core']
+        ? ['webgpu', 'onnxruntime-node', 'onnxruntime-web', 'puppeteer-core', 'vite']
         : [],
     sourcemap: 'inline',
     // CommonJS dependencies bundled into an ES module still call require(): give them one.
