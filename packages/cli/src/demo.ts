@@ -13,7 +13,7 @@ export const DEMO_ROI = { top: 48, left: 48, height: 32, width: 32 };
 
 /**
  * `pdcr demo`: the bundled nuclei U-Net (bioimage.io, MIT) on a 128x128 crop of the bundled
- * DSB2018 image (CC0), RoI 32x32 in the middle, blocks of 8, the paper's algorithm, patches cut
+ * DSB2018 image (CC0), RoI 32x32 in the middle, blocks of 8, the fast preset, patches cut
  * from the crop away from the RoI; preprocessing as the model card asks (per-image z-score,
  * sigmoid, threshold 0.5).
  */
@@ -33,7 +33,7 @@ export async function runDemo(options: {
     roi: DEMO_ROI,
     block: { height: 8, width: 8 },
     patchCount: 1000,
-    preset: options.preset ?? 'paper',
+    preset: options.preset ?? 'fast',
     seed: 0,
     backend: options.backend,
     out: options.out,

@@ -75,7 +75,7 @@ program
       "estimation preset: the paper's algorithm, its zero-occlusion ablation, or fast (exact-zero pruning, sequential sampling, FDR-controlled calls)",
     )
       .choices(['paper', 'zero', 'fast'])
-      .default('paper'),
+      .default('fast'),
   )
   .option(
     '--samples <n>',
@@ -169,7 +169,7 @@ program
   .addOption(
     new Option('--preset <name>', 'estimation preset')
       .choices(['paper', 'zero', 'fast'])
-      .default('paper'),
+      .default('fast'),
   )
   .addOption(
     new Option('--backend <name>', 'where the model runs')

@@ -35,7 +35,7 @@ export const DEMO_SETTINGS = {
   activation: 'sigmoid',
   roi: '48,48,32,32',
   block: '8',
-  preset: 'paper',
+  preset: 'fast',
 } as const;
 
 /** Reads and inspects ONNX bytes; throws the core's ModelError naming the file when it is not one. */
