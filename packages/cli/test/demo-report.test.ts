@@ -108,7 +108,8 @@ describe('pdcr demo and its report', () => {
 
   it('keeps what was finished when interrupted with Ctrl-C', async () => {
     const out = path.join(folder, 'interrupted');
-    const run = await pdcr(['demo', '--out', out, '--quiet'], 8000);
+    // The paper preset's demo runs for most of a minute: 8 s in, it is mid-run on any machine.
+    const run = await pdcr(['demo', '--preset', 'paper', '--out', out, '--quiet'], 8000);
     expect(run.code).toBe(130);
     expect(run.stderr).toMatch(/^pdcr: interrupted; the \d+ blocks finished were written/);
     const result = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8'));
