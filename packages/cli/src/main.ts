@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { Logger, PdcrError } from '@pdcr/core';
 import { KernelInputError } from '@pdcr/kernels';
 import { runDemo } from './demo.ts';
@@ -40,7 +40,10 @@ const program = new Command('pdcr')
   .description(
     'Explain a segmentation model by causal intervention: which blocks of the image made it segment the RoI as it did.',
   )
-  .showHelpAfterError('(run pdcr <command> --help for the flags)');
+  // A flag commander rejects is bad input like any other: one `pdcr: ` line and exit 2, which
+  // the catch below prints. Settings made here pass to every command added after.
+  .exitOverride()
+  .configureOutput({ outputError: () => {} });
 
 program
   .command('explain')
@@ -196,6 +199,16 @@ try {
   await program.parseAsync(process.argv);
   process.exit(0);
 } catch (error) {
+  if (error instanceof CommanderError) {
+    // Help (asked for, or shown for a missing command) and the version end here too.
+    if (error.code.startsWith('commander.help') || error.code === 'commander.version') {
+      process.exit(error.exitCode);
+    }
+    console.error(
+      `pdcr: ${error.message.replace(/^error: /, '')} (run pdcr <command> --help for the flags)`,
+    );
+    process.exit(2);
+  }
   // Both name the input they reject; neither is an internal error.
   if (error instanceof PdcrError || error instanceof KernelInputError) {
     console.error(`pdcr: ${error.message}`);

@@ -196,7 +196,16 @@ describe('pdcr explain', () => {
       { '--mask': 'small-mask.png' },
       /^pdcr: .*small-mask\.png: is 8x8 but the image is 40x48/,
     ],
-    ['a malformed RoI', { '--roi': '1,2,3' }, /TOP,LEFT,HEIGHT,WIDTH/],
+    [
+      'a malformed RoI',
+      { '--roi': '1,2,3' },
+      /^pdcr: option '--roi <top,left,height,width>' argument '1,2,3' is invalid\. give TOP,LEFT,HEIGHT,WIDTH/,
+    ],
+    [
+      'a preset that does not exist',
+      { '--preset': 'best' },
+      /^pdcr: option '--preset <name>' argument 'best' is invalid/,
+    ],
     [
       'a class the model does not have',
       { '--class': '5' },
@@ -211,13 +220,8 @@ describe('pdcr explain', () => {
       ]),
     );
     const run = await pdcr(explainArgs(out, resolved));
-    expect(run.code).not.toBe(0);
-    expect(
-      run.stderr
-        .trim()
-        .split('\n')
-        .filter((line) => line.startsWith('pdcr') || line.startsWith('error')),
-    ).toHaveLength(1);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toMatch(message);
     expect(existsSync(out)).toBe(false);
     expect((await readdir(folder)).filter((name) => name.includes('.partial-'))).toEqual([]);

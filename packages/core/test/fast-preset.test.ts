@@ -140,6 +140,14 @@ describe('the fast preset', () => {
     },
   );
 
+  it('refuses a cap on draws that is not a whole number of rounds', async () => {
+    await withModel(async (model) => {
+      await expect(explain(options(model, { samples: 10 }))).rejects.toThrow(
+        /^samples: 10 is not a whole number of rounds of 4 draws; give a multiple of 4$/,
+      );
+    });
+  });
+
   it('prunes again under per-image z-score once the statistics are frozen, as an explicit choice', async () => {
     const zscore = { kind: 'zscore', epsilon: 1e-6 } as const;
     const [live, frozen] = await withModel(async (model) => [

@@ -1,5 +1,6 @@
 import tQuantile from '@stdlib/stats-base-dists-t-quantile';
 import tCdf from '@stdlib/stats-base-dists-t-cdf';
+import { PdcrError } from '../errors.ts';
 import type { SeededRandom } from '../random.ts';
 import { EffectTally } from '../statistics.ts';
 
@@ -107,6 +108,13 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
   const { units, threshold, round, maxDraws } = options;
   const looks = Math.ceil(maxDraws / round);
   const level = 1 - options.falseDiscoveryRate / looks;
+  if (!Number.isInteger(maxDraws / round)) {
+    // Whole rounds only: a last round cut short would break the same draws for every unit.
+    throw new PdcrError(
+      'samples',
+      `${maxDraws} is not a whole number of rounds of ${round} draws; give a multiple of ${round}`,
+    );
+  }
   const strata = options.strata ?? [Array.from({ length: options.poolSize }, (_, i) => i)];
   if (round % strata.length !== 0) {
     throw new RangeError(`a round of ${round} draws cannot be split over ${strata.length} strata`);
