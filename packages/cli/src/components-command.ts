@@ -58,17 +58,17 @@ export function addComponentsCommand(
     )
     .option(
       '--natural-from <images...>',
-      'images to take natural samples from, crops of the analysed size (default: the image itself, away from the crop)',
+      'images to take natural samples from, distinct crops of the analysed size (default: the image itself, away from --crop, which resample and mean then need)',
     )
     .option(
       '--natural-count <n>',
-      'natural samples to take',
+      'natural samples to take; a component is given each once at most',
       parseWholeNumber(1),
       COMPONENT_DEFAULTS.naturalSamples,
     )
     .option(
       '--samples <n>',
-      `most draws per component (resample; default ${COMPONENT_DEFAULTS.maxDraws})`,
+      `most draws per component (resample; default ${COMPONENT_DEFAULTS.maxDraws}, at most --natural-count)`,
       parseWholeNumber(2),
     )
     .option(

@@ -6,8 +6,10 @@ const PROBE_SIDE = 64;
 
 /**
  * `pdcr info MODEL --components`: the tensors `pdcr components` can intervene on, in graph
- * order, with their operator and one sample's shape. Shapes come from one run on a blank image,
- * at 64x64 where the model runs at any size, else at its declared size.
+ * order, with their operator and one sample's shape. Shapes come from one run on a batch of two
+ * blank images, as `pdcr components` probes, so that a tensor whose first axis does not follow
+ * the batch is left out here too; at 64x64 where the model runs at any size, else at its
+ * declared size.
  */
 export async function componentLines(
   bytes: Uint8Array,
@@ -22,7 +24,8 @@ export async function componentLines(
       backend: 'cpu',
       imageSize: { height: PROBE_SIDE, width: PROBE_SIDE },
       ...(size ? { size } : {}),
-      maxBatchSize: 1,
+      // Two, as `pdcr components` probes: a batch of one cannot tell the batch axis apart.
+      maxBatchSize: 2,
       logger,
     });
   let runner: ModelRunner;

@@ -5,9 +5,11 @@ import path from 'node:path';
 import { encode as encodePng } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComponentAnalysisResult } from '@pdcr/core';
+import onnxProto from 'onnx-proto';
 import { GraphBuilder } from '../../core/test/onnx-builder.ts';
 import { buildCli, pdcr, removeCli } from './cli-harness.ts';
 
+const { onnx } = onnxProto;
 const SIZE = 16;
 const roi = { top: 4, left: 4, height: 8, width: 8 };
 let folder = '';
@@ -29,6 +31,26 @@ function model(): Uint8Array {
   return graph.build(map, size, size, 1);
 }
 
+/**
+ * `model()` plus a term that mixes the samples of a batch (their mean over the batch axis, times
+ * zero): its tensors have a first axis of 1 whatever the batch, and are no components.
+ */
+function batchMixingModel(): Uint8Array {
+  const graph = new GraphBuilder();
+  const features = graph.node('Conv', [
+    'image',
+    graph.floats([1, 2], [2, 1, 1, 1]),
+    graph.floats([0, 0], [2]),
+  ]);
+  const kept = graph.node('Slice', [features, graph.ints([0]), graph.ints([1]), graph.ints([1])]);
+  const axes = { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [0] };
+  const batchMean = graph.node('ReduceMean', [kept], [axes]);
+  const nothing = graph.node('Mul', [batchMean, graph.floats([0], [1])]);
+  const map = graph.node('Add', [kept, nothing]);
+  const size = { channels: 1, height: SIZE, width: SIZE };
+  return graph.build(map, size, size);
+}
+
 /** Grey 16-bit-free PNG of `height x width` from a pixel function. */
 function png(height: number, width: number, pixel: (y: number, x: number) => number): Uint8Array {
   const data = new Uint8Array(height * width);
@@ -44,6 +66,7 @@ beforeAll(async () => {
   await buildCli();
   folder = await mkdtemp(path.join(tmpdir(), 'pdcr-components-'));
   await writeFile(path.join(folder, 'model.onnx'), model());
+  await writeFile(path.join(folder, 'batch-mixing.onnx'), batchMixingModel());
   // The analysed image: the RoI bright, the rest dark and varied.
   await writeFile(
     path.join(folder, 'image.png'),
@@ -93,7 +116,14 @@ describe('pdcr components', () => {
       '--out',
       out,
     ]);
-    expect(run.stderr).not.toMatch(/error/i);
+    // stderr holds the progress bar alone, ending on every planned pass done: 2 probe, 4
+    // natural, 1 base and 2 components x 4 draws.
+    const progress = run.stderr.trim().split('\n');
+    for (const line of progress)
+      expect(line).toMatch(/^(base|estimate) +\|[█░]{30}\| \d+\/\d+ passes/);
+    expect(progress.at(-1)).toMatch(
+      /^estimate \|█{30}\| 15\/15 passes \| [\d.]+ passes\/s \| 0s left$/,
+    );
     expect(run.code).toBe(0);
     const lines = run.stdout.trim().split('\n');
     // The signal channel first: replacing it by any dark crop empties the RoI (Dice 100 to 0).
@@ -127,6 +157,44 @@ describe('pdcr components', () => {
     expect(run.stdout).toContain('components: 3 tensors');
     expect(run.stdout).toMatch(/^ {2}Conv\s+conv_2\s+2x64x64$/m);
     expect(run.stdout).toMatch(/^ {2}Slice\s+slice_6\s+1x64x64$/m);
+  });
+
+  it('lists with pdcr info --components only tensors that follow the batch, as components does', async () => {
+    // Probed with a batch of one, the batch mean and its product would pass for components.
+    const run = await pdcr(['info', path.join(folder, 'batch-mixing.onnx'), '--components']);
+    expect(run.code).toBe(0);
+    const listed = run.stdout.slice(run.stdout.indexOf('components: ')).trim().split('\n');
+    expect(listed[0]).toMatch(/^components: 3 tensors/);
+    expect(listed.slice(1).map((line) => line.trim().split(/\s+/))).toEqual([
+      ['Conv', 'conv_2', '2x64x64'],
+      ['Slice', 'slice_6', '1x64x64'],
+      ['Add', 'add_10', '1x64x64'],
+    ]);
+  });
+
+  it('says at once what to give when the whole image is analysed and nothing else is natural', async () => {
+    const out = path.join(folder, 'no-natural');
+    const run = await pdcr([
+      'components',
+      '--model',
+      path.join(folder, 'model.onnx'),
+      '--image',
+      path.join(folder, 'image.png'),
+      '--roi',
+      '4,4,8,8',
+      '--backend',
+      'cpu',
+      '--quiet',
+      '--out',
+      out,
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'pdcr: natural: every 16x16 crop of the image overlaps the analysed region (the whole ' +
+        'image when no crop is given), so no natural sample can be taken from it; give --crop, ' +
+        '--natural-from, or --intervention zero\n',
+    );
+    expect(existsSync(out)).toBe(false);
   });
 
   it('names a selection that matches nothing in one line, exits 2 and writes nothing', async () => {

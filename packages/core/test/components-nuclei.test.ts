@@ -21,7 +21,8 @@ const ROI = { top: 24, left: 24, height: 16, width: 16 };
 const ZSCORE = { kind: 'zscore', epsilon: 1e-6 } as const;
 const logger = new Logger('silent');
 
-async function loadNuclei(): Promise<{ runner: ModelRunner; bytes: Uint8Array }> {
+/** Runs `use` with the nuclei U-Net loaded, and releases the model however it ends. */
+async function withNuclei<T>(use: (runner: ModelRunner, bytes: Uint8Array) => Promise<T>) {
   const bytes = await nucleiModelBytes();
   const runner = await ModelRunner.load({
     bytes,
@@ -33,61 +34,66 @@ async function loadNuclei(): Promise<{ runner: ModelRunner; bytes: Uint8Array }>
     maxBatchSize: 8,
     logger,
   });
-  return { runner, bytes };
+  try {
+    return await use(runner, bytes);
+  } finally {
+    await runner.release();
+  }
 }
 
 describe('components of the nuclei U-Net on a crop of DSB2018', () => {
   it('lists every Conv output and leaves the output bit for bit unchanged when nothing is replaced', async () => {
-    const { runner, bytes } = await loadNuclei();
     const { image } = await dsbCrop(CROP);
-    const network = await ComponentNetwork.open(
-      runner,
-      bytes,
-      nodeRuntimes(),
-      modelInput(image, ZSCORE),
-    );
-    const convs = network.tensors.filter((tensor) => tensor.operator === 'Conv');
-    const declaredConvs = inspectOnnxModel(bytes, 'nuclei').operatorCounts.Conv!;
-    // Every Conv but the last, whose output is the model's.
-    expect(convs).toHaveLength(declaredConvs - 1);
-    expect(convs[0]).toMatchObject({
-      name: '/encoders.0/encoders.0.0/Conv_output_0',
-      shape: [16, 64, 64],
-    });
-    expect(network.tensors.map((tensor) => tensor.name)).not.toContain(
-      runner.signature.output.name,
-    );
-
     const whole = toPlanar(await readImageFile(dataFile('dsb2018/img2d.tif')), 1);
-    const inputs = naturalCrops([whole], 4, 64, 64, new SeededRandom(1)).map((crop) =>
-      modelInput(crop, ZSCORE),
-    );
-    const batch = new Float32Array(4 * runner.inputSize);
-    inputs.forEach((input, i) => batch.set(input, i * runner.inputSize));
-    const edited = await network.intervenable(network.tensors);
-    const random = new SeededRandom(2);
-    const output = await edited.run(
-      batch,
-      4,
-      network.tensors.map((tensor) => ({
-        tensor,
-        values: new Float32Array(4 * tensor.size).map(() => random.uniform() * 4 - 2),
-        select: new Float32Array(4 * tensor.channels),
-      })),
-    );
-    // The untouched model, with onnxruntime's optimisations at the same level.
-    const session = await ort.InferenceSession.create(
-      relaxModelShapes(bytes, 'nuclei', { relaxBatch: true, relaxSpatial: true }),
-      { graphOptimizationLevel: COMPONENT_OPTIMIZATION_LEVEL },
-    );
-    const unedited = (
-      await session.run({ 'input.1': new ort.Tensor('float32', batch, [4, 1, 64, 64]) })
-    )['82']!.data as Float32Array;
-    // The runner's own output, at onnxruntime's highest level, agrees to the last bits.
-    const runnerOutput = await runner.run(batch, 4);
-    await session.release();
-    await edited.release();
-    await runner.release();
+    const { output, unedited, runnerOutput } = await withNuclei(async (runner, bytes) => {
+      const network = await ComponentNetwork.open(
+        runner,
+        bytes,
+        nodeRuntimes(),
+        modelInput(image, ZSCORE),
+      );
+      const convs = network.tensors.filter((tensor) => tensor.operator === 'Conv');
+      const declaredConvs = inspectOnnxModel(bytes, 'nuclei').operatorCounts.Conv!;
+      // Every Conv but the last, whose output is the model's.
+      expect(convs).toHaveLength(declaredConvs - 1);
+      expect(convs[0]).toMatchObject({
+        name: '/encoders.0/encoders.0.0/Conv_output_0',
+        shape: [16, 64, 64],
+      });
+      expect(network.tensors.map((tensor) => tensor.name)).not.toContain(
+        runner.signature.output.name,
+      );
+
+      const inputs = naturalCrops([whole], 4, 64, 64, new SeededRandom(1)).map((crop) =>
+        modelInput(crop, ZSCORE),
+      );
+      const batch = new Float32Array(4 * runner.inputSize);
+      inputs.forEach((input, i) => batch.set(input, i * runner.inputSize));
+      const edited = await network.intervenable(network.tensors);
+      // The untouched model, with onnxruntime's optimisations at the same level.
+      const session = await ort.InferenceSession.create(
+        relaxModelShapes(bytes, 'nuclei', { relaxBatch: true, relaxSpatial: true }),
+        { graphOptimizationLevel: COMPONENT_OPTIMIZATION_LEVEL },
+      );
+      try {
+        const random = new SeededRandom(2);
+        const replacements = network.tensors.map((tensor) => ({
+          tensor,
+          values: new Float32Array(4 * tensor.size).map(() => random.uniform() * 4 - 2),
+          select: new Float32Array(4 * tensor.channels),
+        }));
+        const batchTensor = new ort.Tensor('float32', batch, [4, 1, 64, 64]);
+        return {
+          output: await edited.run(batch, 4, replacements),
+          unedited: (await session.run({ 'input.1': batchTensor }))['82']!.data as Float32Array,
+          // The runner's own output, at onnxruntime's highest level, agrees to the last bits.
+          runnerOutput: await runner.run(batch, 4),
+        };
+      } finally {
+        await session.release();
+        await edited.release();
+      }
+    });
     expect(output.length).toBe(unedited.length);
     expect(Buffer.from(output.buffer, output.byteOffset, output.byteLength)).toEqual(
       Buffer.from(unedited.buffer, unedited.byteOffset, unedited.byteLength),
@@ -99,31 +105,31 @@ describe('components of the nuclei U-Net on a crop of DSB2018', () => {
   });
 
   it('ranks its layers by resampling them from other crops of the image', async () => {
-    const { runner, bytes } = await loadNuclei();
     const { image, mask } = await dsbCrop(CROP);
     const whole = toPlanar(await readImageFile(dataFile('dsb2018/img2d.tif')), 1);
     const naturalImages = naturalCrops([whole], 8, 64, 64, new SeededRandom(3), {
       source: 0,
       region: CROP,
     });
-    const result = await analyseComponents({
-      model: runner,
-      modelBytes: bytes,
-      runtimes: nodeRuntimes(),
-      image,
-      mask,
-      roi: ROI,
-      preprocessing: ZSCORE,
-      outcome: { activation: 'sigmoid', classIndex: 0, binarize: 0.5, metric: 'hardDice' },
-      select: 'Conv',
-      granularity: 'tensor',
-      intervention: 'resample',
-      naturalImages,
-      samples: 4,
-      round: 2,
-      seed: 0,
-    });
-    await runner.release();
+    const result = await withNuclei((runner, bytes) =>
+      analyseComponents({
+        model: runner,
+        modelBytes: bytes,
+        runtimes: nodeRuntimes(),
+        image,
+        mask,
+        roi: ROI,
+        preprocessing: ZSCORE,
+        outcome: { activation: 'sigmoid', classIndex: 0, binarize: 0.5, metric: 'hardDice' },
+        select: 'Conv',
+        granularity: 'tensor',
+        intervention: 'resample',
+        naturalImages,
+        samples: 4,
+        round: 2,
+        seed: 0,
+      }),
+    );
     expect(result.complete).toBe(true);
     expect(result.components).toHaveLength(17);
     expect(result.baseScore).toBeGreaterThan(50);

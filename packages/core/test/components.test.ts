@@ -1,17 +1,23 @@
 import type { PlanarImage } from '@pdcr/kernels';
+import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import {
   analyseComponents,
+  candidateTensors,
   ComponentError,
   ComponentNetwork,
   Logger,
   modelInput,
   ModelRunner,
+  naturalCrops,
+  SeededRandom,
   type ComponentAnalysisOptions,
   type ComponentEffect,
 } from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
 import { GraphBuilder } from './onnx-builder.ts';
+
+const { onnx } = onnxProto;
 
 const SIZE = 8;
 const ROI = { top: 2, left: 2, height: 4, width: 4 };
@@ -58,7 +64,8 @@ const naturals = [
   image(0.9, 0.3, (i) => ((i * 41) % 100) / 100),
 ];
 
-async function loadModel(): Promise<{ runner: ModelRunner; bytes: Uint8Array }> {
+/** Runs `use` with the two-channel model loaded, and releases the model however it ends. */
+async function withModel<T>(use: (runner: ModelRunner, bytes: Uint8Array) => Promise<T>) {
   const bytes = twoChannelModel();
   const runner = await ModelRunner.load({
     bytes,
@@ -69,7 +76,11 @@ async function loadModel(): Promise<{ runner: ModelRunner; bytes: Uint8Array }> 
     maxBatchSize: 4,
     logger,
   });
-  return { runner, bytes };
+  try {
+    return await use(runner, bytes);
+  } finally {
+    await runner.release();
+  }
 }
 
 function options(
@@ -104,32 +115,35 @@ describe('component analysis on a model whose channels are known', () => {
   const halfDice = Math.fround((100 * 2 * 8) / (8 + 16 + 1e-10));
   const halfEffect = Math.fround(halfDice - 100);
 
-  it('lists the layers with their shapes', async () => {
-    const { runner, bytes } = await loadModel();
-    const network = await ComponentNetwork.open(runner, bytes, nodeRuntimes(), analysed.data);
-    await runner.release();
+  it('lists the layers with their shapes, and reads no values without natural inputs', async () => {
+    const network = await withModel((runner, bytes) =>
+      ComponentNetwork.open(runner, bytes, nodeRuntimes(), analysed.data),
+    );
     expect(network.tensors.map((tensor) => [tensor.operator, tensor.shape])).toEqual([
       ['Conv', [2, SIZE, SIZE]],
       ['Slice', [1, SIZE, SIZE]],
       ['Add', [1, SIZE, SIZE]],
     ]);
+    const values = await network.tensorValues(network.tensors, []);
+    expect([...values.values()].map((value) => value.length)).toEqual([0, 0, 0]);
   });
 
   it('gives the signal channel its known effect and the unused one zero, by resampling', async () => {
-    const { runner, bytes } = await loadModel();
-    const result = await analyseComponents(options(runner, bytes, {}));
-    await runner.release();
+    const result = await withModel((runner, bytes) =>
+      analyseComponents(options(runner, bytes, {})),
+    );
     expect(result.baseScore).toBeCloseTo(100, 6);
     expect(result.components.map((effect) => effect.component)).toEqual(['conv_2[0]', 'conv_2[1]']);
     const signal = byName(result.components, 'conv_2[0]');
     expect(signal.ate).toBe(halfEffect);
     expect(signal.significant).toBe(true);
     expect([signal.ciLow, signal.ciHigh]).toEqual([halfEffect, halfEffect]);
-    // Every draw gives the same effect: settled after the first round of 4.
-    expect(signal.n).toBe(4);
+    // Three natural images: each component gets each once, in one round, and no more.
+    expect(signal.n).toBe(naturals.length);
     const unused = byName(result.components, 'conv_2[1]');
-    expect(unused).toMatchObject({ ate: 0, meanEffect: 0, significant: false, n: 4 });
-    expect(result.forwardPasses).toBe(2 + naturals.length + 1 + 8);
+    expect(unused).toMatchObject({ ate: 0, meanEffect: 0, significant: false, n: 3 });
+    expect(result.parameters).toMatchObject({ samples: 3, samplesAsked: 16, round: 3 });
+    expect(result.forwardPasses).toBe(2 + naturals.length + 1 + 2 * naturals.length);
     expect(result.layers).toEqual([
       {
         tensor: 'conv_2',
@@ -143,16 +157,37 @@ describe('component analysis on a model whose channels are known', () => {
     ]);
   });
 
+  it('gives a component every natural image once at most, however many draws are asked', async () => {
+    // Channel 0 from these: half the RoI predicted, all of it, none of it.
+    const distinct = [image(0.7, 0.1, () => 0), image(0.7, 0.7, () => 0), image(0.1, 0.1, () => 0)];
+    const result = await withModel((runner, bytes) =>
+      analyseComponents(options(runner, bytes, { naturalImages: distinct, samples: 12, round: 2 })),
+    );
+    // Rounds of 2 fit once in 3 images: 2 draws, two different images of the three.
+    expect(result.parameters).toMatchObject({ samples: 2, samplesAsked: 12, round: 2 });
+    const signal = byName(result.components, 'conv_2[0]');
+    expect(signal.n).toBe(2);
+    const pairMeans = [
+      [halfEffect, 0],
+      [halfEffect, -100],
+      [0, -100],
+    ].map(([a, b]) => (a! + b!) / 2);
+    expect(pairMeans).toContainEqual(signal.meanEffect);
+    expect(signal.se).toBeGreaterThan(0);
+  });
+
   it('gives the known effects of the mean and zero ablations, channel and tensor', async () => {
-    const { runner, bytes } = await loadModel();
-    const mean = await analyseComponents(options(runner, bytes, { intervention: 'mean' }));
-    const zero = await analyseComponents(options(runner, bytes, { intervention: 'zero' }));
-    const everyTensor: ComponentAnalysisOptions = {
-      ...options(runner, bytes, { intervention: 'zero', granularity: 'tensor' }),
-    };
-    delete (everyTensor as { select?: string }).select;
-    const tensor = await analyseComponents(everyTensor);
-    await runner.release();
+    const { mean, zero, tensor } = await withModel(async (runner, bytes) => {
+      const everyTensor: ComponentAnalysisOptions = {
+        ...options(runner, bytes, { intervention: 'zero', granularity: 'tensor' }),
+      };
+      delete (everyTensor as { select?: string }).select;
+      return {
+        mean: await analyseComponents(options(runner, bytes, { intervention: 'mean' })),
+        zero: await analyseComponents(options(runner, bytes, { intervention: 'zero' })),
+        tensor: await analyseComponents(everyTensor),
+      };
+    });
     expect(byName(mean.components, 'conv_2[0]')).toMatchObject({ ate: halfEffect, n: 1 });
     expect(byName(mean.components, 'conv_2[1]')).toMatchObject({ ate: 0, n: 1 });
     // Zeros in channel 0: every output is -0.5, nothing is predicted, Dice 0.
@@ -165,50 +200,163 @@ describe('component analysis on a model whose channels are known', () => {
     ]);
   });
 
+  it('calls an ablation significant only strictly beyond the threshold, as the sampler does', async () => {
+    // Zeros in channel 0 take the Dice from 100 to 0: an effect of exactly -100.
+    const zero = await withModel((runner, bytes) =>
+      analyseComponents(options(runner, bytes, { intervention: 'zero', threshold: 100 })),
+    );
+    expect(byName(zero.components, 'conv_2[0]')).toMatchObject({
+      meanEffect: -100,
+      ate: 0,
+      significant: false,
+    });
+  });
+
   it('leaves the output bit for bit unchanged where nothing is replaced', async () => {
-    const { runner, bytes } = await loadModel();
-    const network = await ComponentNetwork.open(runner, bytes, nodeRuntimes(), analysed.data);
-    const edited = await network.intervenable(network.tensors);
-    const batch = new Float32Array(4 * SIZE * SIZE);
-    naturals.concat([analysed]).forEach((natural, i) => batch.set(natural.data, i * SIZE * SIZE));
-    const replacements = network.tensors.map((tensor) => ({
-      tensor,
-      values: new Float32Array(4 * tensor.size).map((_, i) => Math.sin(i) * 7),
-      select: new Float32Array(4 * tensor.channels),
-    }));
-    const output = await edited.run(batch, 4, replacements);
-    expect(output).toEqual(await runner.run(batch, 4));
-    await edited.release();
-    await runner.release();
+    await withModel(async (runner, bytes) => {
+      const network = await ComponentNetwork.open(runner, bytes, nodeRuntimes(), analysed.data);
+      const edited = await network.intervenable(network.tensors);
+      try {
+        const batch = new Float32Array(4 * SIZE * SIZE);
+        naturals
+          .concat([analysed])
+          .forEach((natural, i) => batch.set(natural.data, i * SIZE * SIZE));
+        const replacements = network.tensors.map((tensor) => ({
+          tensor,
+          values: new Float32Array(4 * tensor.size).map((_, i) => Math.sin(i) * 7),
+          select: new Float32Array(4 * tensor.channels),
+        }));
+        const output = await edited.run(batch, 4, replacements);
+        expect(output).toEqual(await runner.run(batch, 4));
+      } finally {
+        await edited.release();
+      }
+    });
   });
 
   it('lists no unfinished component when interrupted before any draw', async () => {
-    const { runner, bytes } = await loadModel();
-    const interrupted = await analyseComponents(
-      options(runner, bytes, { signal: AbortSignal.abort() }),
+    const interrupted = await withModel((runner, bytes) =>
+      analyseComponents(options(runner, bytes, { signal: AbortSignal.abort() })),
     );
-    await runner.release();
     expect(interrupted.complete).toBe(false);
     expect(interrupted.components).toEqual([]);
   });
 
   it('names the input it rejects', async () => {
-    const { runner, bytes } = await loadModel();
-    const rejected = async (overrides: Partial<ComponentAnalysisOptions>) =>
-      analyseComponents(options(runner, bytes, overrides)).catch((error: unknown) => error);
-    const noMatch = await rejected({ select: 'LSTM' });
-    expect(noMatch).toBeInstanceOf(ComponentError);
-    expect((noMatch as ComponentError).input).toBe('select');
-    expect(((await rejected({ select: '(' })) as ComponentError).input).toBe('select');
-    const granularity = { granularity: 'layer' } as unknown as Partial<ComponentAnalysisOptions>;
-    expect(((await rejected(granularity)) as ComponentError).input).toBe('granularity');
-    expect(((await rejected({ naturalImages: [] })) as ComponentError).input).toBe('natural');
-    await runner.release();
+    await withModel(async (runner, bytes) => {
+      const rejected = async (overrides: Partial<ComponentAnalysisOptions>) =>
+        analyseComponents(options(runner, bytes, overrides)).catch((error: unknown) => error);
+      const noMatch = await rejected({ select: 'LSTM' });
+      expect(noMatch).toBeInstanceOf(ComponentError);
+      expect((noMatch as ComponentError).input).toBe('select');
+      expect(((await rejected({ select: '(' })) as ComponentError).input).toBe('select');
+      const granularity = { granularity: 'layer' } as unknown as Partial<ComponentAnalysisOptions>;
+      expect(((await rejected(granularity)) as ComponentError).input).toBe('granularity');
+      expect(((await rejected({ naturalImages: [] })) as ComponentError).input).toBe('natural');
+    });
   });
 
   it('preprocesses natural images as explain preprocesses its batches', () => {
     const input = modelInput(analysed, { kind: 'meanStd', mean: [0.5], std: [0.25] });
     expect(input[0]).toBeCloseTo((analysed.data[0]! - 0.5) / 0.25, 6);
     expect(input[SIZE * SIZE - 1]).toBeCloseTo((analysed.data[SIZE * SIZE - 1]! - 0.5) / 0.25, 6);
+  });
+});
+
+/** A 1-channel image whose pixel at (y, x) is `y * width + x`: a crop names its position. */
+function numbered(height: number, width: number): PlanarImage {
+  const data = Float32Array.from({ length: height * width }, (_, i) => i);
+  return { channels: 1, height, width, data };
+}
+
+const cropPlace = (crop: PlanarImage, width: number) => ({
+  top: Math.floor(crop.data[0]! / width),
+  left: crop.data[0]! % width,
+});
+
+describe('natural crops', () => {
+  it('takes one sample from a source of exactly the crop size, never copies of it', () => {
+    const source = numbered(8, 8);
+    const error = (() => {
+      try {
+        naturalCrops([source], 16, 8, 8, new SeededRandom(0));
+      } catch (caught) {
+        return caught;
+      }
+      return null;
+    })();
+    expect(error).toBeInstanceOf(ComponentError);
+    expect((error as ComponentError).input).toBe('natural');
+    expect((error as ComponentError).message).toMatch(/only 1 distinct 8x8 crops/);
+    const [only, ...rest] = naturalCrops([source], 1, 8, 8, new SeededRandom(0));
+    expect(rest).toEqual([]);
+    expect(only!.data).toEqual(source.data);
+  });
+
+  it('takes a source smaller than the crop once, resized whole', () => {
+    const small = numbered(4, 4);
+    expect(naturalCrops([small], 1, 8, 8, new SeededRandom(0))).toHaveLength(1);
+    expect(() => naturalCrops([small], 2, 8, 8, new SeededRandom(0))).toThrow(ComponentError);
+  });
+
+  it('takes every position once at most, and none overlapping the excluded region', () => {
+    // 17 x 17 positions of a 4x4 crop in 20x20; 7 x 7 of them overlap 8,8,4,4.
+    const source = numbered(20, 20);
+    const excluded = { top: 8, left: 8, height: 4, width: 4 };
+    const exclude = { source: 0, region: excluded };
+    const crops = naturalCrops([source], 240, 4, 4, new SeededRandom(3), exclude);
+    const places = crops.map((crop) => cropPlace(crop, 20));
+    expect(new Set(places.map(({ top, left }) => `${top},${left}`)).size).toBe(240);
+    for (const { top, left } of places) {
+      expect(top >= 0 && top <= 16 && left >= 0 && left <= 16).toBe(true);
+      const overlapping = top > 4 && top < 12 && left > 4 && left < 12;
+      expect(overlapping).toBe(false);
+    }
+    expect(() => naturalCrops([source], 241, 4, 4, new SeededRandom(3), exclude)).toThrow(
+      /only 240 distinct 4x4 crops/,
+    );
+  });
+
+  it('says what to give when every crop of the only source overlaps the analysed region', () => {
+    const whole = { top: 0, left: 0, height: 8, width: 8 };
+    expect(() =>
+      naturalCrops([numbered(8, 8)], 16, 8, 8, new SeededRandom(0), { source: 0, region: whole }),
+    ).toThrow(/give --crop, --natural-from, or --intervention zero$/);
+  });
+});
+
+describe('candidate tensors', () => {
+  it('leaves out a tensor read inside a subgraph, which the edit could not rewire', () => {
+    const graph = new GraphBuilder();
+    const features = graph.node('Relu', ['image']);
+    const scaled = graph.node('Mul', [features, graph.floats([2], [1])]);
+    const keepdims = { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 };
+    const peak = graph.node('ReduceMax', ['image'], [keepdims]);
+    const condition = graph.node('Greater', [peak, graph.floats([0.5], [])]);
+    const branch = (name: string, read: string) => {
+      const output = `${name}_out`;
+      return {
+        name,
+        type: onnx.AttributeProto.AttributeType.GRAPH,
+        g: {
+          name,
+          node: [{ opType: 'Identity', input: [read], output: [output], name: output }],
+          output: [{ name: output, type: { tensorType: { elemType: 1 } } }],
+        },
+      };
+    };
+    // Replacing `features` would reach its main-graph reader (Mul), not the then-branch.
+    const chosen = graph.node(
+      'If',
+      [condition],
+      [branch('then_branch', features), branch('else_branch', scaled)],
+    );
+    const map = graph.node('Add', [chosen, graph.floats([0], [1])]);
+    const size = { channels: 1, height: SIZE, width: SIZE };
+    const bytes = graph.build(map, size, size);
+    const names = candidateTensors(bytes, 'if.onnx', 'image').map((tensor) => tensor.name);
+    expect(names).toEqual([peak, condition, chosen, map]);
+    expect(names).not.toContain(features);
+    expect(names).not.toContain(scaled);
   });
 });

@@ -10,6 +10,7 @@ import {
 import { ModelOutputError } from '../errors.ts';
 import type { OutcomeOptions } from '../explain.ts';
 import type { EstimationProgress } from '../estimation/paper.ts';
+import { FAST_DEFAULTS } from '../estimation/fast.ts';
 import { sampleSequentially } from '../estimation/sequential.ts';
 import { cropPlane } from '../image-adaptation.ts';
 import type { ModelRunner, OrtRuntimes } from '../model-runner.ts';
@@ -28,12 +29,16 @@ import {
 } from './result.ts';
 import { interveneOnComponents, type Component } from './draws.ts';
 
-/** The component analysis's defaults: the `fast` preset's stopping rules. */
+/**
+ * The component analysis's defaults: the `fast` preset's stopping rules, taken from it. Not its
+ * patch strata: natural samples are whole images at the model's input, not patches, and have no
+ * brightness to stratify by.
+ */
 export const COMPONENT_DEFAULTS = {
-  round: 4,
-  maxDraws: 32,
-  falseDiscoveryRate: 0.05,
-  threshold: 0.02,
+  round: FAST_DEFAULTS.round,
+  maxDraws: FAST_DEFAULTS.maxDraws,
+  falseDiscoveryRate: FAST_DEFAULTS.falseDiscoveryRate,
+  threshold: FAST_DEFAULTS.threshold,
   /** Natural images whose component values resampling draws from. */
   naturalSamples: 16,
 } as const;
@@ -63,7 +68,10 @@ export interface ComponentAnalysisOptions {
    * (see `naturalCrops`): what `resample` draws a component's value from and `mean` averages.
    */
   readonly naturalImages?: readonly PlanarImage[];
-  /** The most draws a component gets (`resample`). */
+  /**
+   * The most draws a component gets (`resample`); at most as many as there are natural images,
+   * each of which a component is given once at most.
+   */
   readonly samples?: number;
   readonly round?: number;
   readonly threshold?: number;
@@ -93,9 +101,13 @@ export async function analyseComponents(
   const started = performance.now();
   const { model, image, roi, intervention } = options;
   validateInputs(options);
-  const samples =
+  const naturalImages = intervention === 'zero' ? [] : (options.naturalImages ?? []);
+  const samplesAsked =
     intervention === 'resample' ? (options.samples ?? COMPONENT_DEFAULTS.maxDraws) : 1;
-  const round = Math.min(options.round ?? COMPONENT_DEFAULTS.round, samples);
+  const { samples, round } =
+    intervention === 'resample'
+      ? drawLimits(samplesAsked, options.round ?? COMPONENT_DEFAULTS.round, naturalImages.length)
+      : { samples: 1, round: 1 };
   const threshold = options.threshold ?? COMPONENT_DEFAULTS.threshold;
   const falseDiscoveryRate = options.falseDiscoveryRate ?? COMPONENT_DEFAULTS.falseDiscoveryRate;
   const passes = { probe: 0, natural: 0, base: 0, estimate: 0 };
@@ -116,7 +128,6 @@ export async function analyseComponents(
   passes.probe = Math.min(2, model.maxBatchSize);
   const components = selectComponents(network.tensors, options);
   const tensors = [...new Set(components.map((component) => component.tensor))];
-  const naturalImages = intervention === 'zero' ? [] : (options.naturalImages ?? []);
   planned = passes.probe + naturalImages.length + 1 + components.length * samples;
   report('base', passes.probe);
 
@@ -163,6 +174,13 @@ export async function analyseComponents(
     let significant: ReadonlySet<number>;
     let complete: boolean;
     if (intervention === 'resample') {
+      // Every active component gets the same draws, so the draws so far are the same for all:
+      // the k-th draw of the analysis takes the k-th natural image of one seeded permutation,
+      // and no component sees a natural image twice (`drawLimits` keeps the draws within the
+      // pool). The sampler's own draws, with replacement, only say how many are due.
+      const random = new SeededRandom(options.seed).fork('component draws');
+      const order = shuffled(naturalImages.length, random);
+      let drawn = 0;
       const sampling = await sampleSequentially({
         units,
         poolSize: naturalImages.length,
@@ -170,27 +188,30 @@ export async function analyseComponents(
         round,
         maxDraws: samples,
         falseDiscoveryRate,
-        random: new SeededRandom(options.seed).fork('component draws'),
+        random,
         onPlan: (passesLeft) => {
           planned = done + passesLeft;
         },
-        runRound: (active, naturals, roundTallies) =>
-          draws(
+        runRound: (active, roundDraws, roundTallies) => {
+          const naturals = order.slice(drawn, (drawn += roundDraws.length));
+          return draws(
             active.flatMap((unit) => naturals.map((natural) => ({ unit, natural }))),
             roundTallies,
-          ),
+          );
+        },
       });
       for (const [unit, tally] of sampling.tallies) tallies.set(unit, tally);
       ({ finished, significant, complete } = sampling);
     } else {
-      // Ablations are deterministic: one pass per component, a decision by the dead zone.
+      // Ablations are deterministic: one pass per component, a decision by the dead zone, strictly
+      // beyond it as the sampler calls a single draw.
       complete = await draws(
         units.map((unit) => ({ unit, natural: 0 })),
         tallies,
       );
       finished = units.filter((unit) => tallies.get(unit)!.count > 0);
       significant = new Set(
-        finished.filter((unit) => Math.abs(tallies.get(unit)!.mean) >= threshold),
+        finished.filter((unit) => Math.abs(tallies.get(unit)!.mean) > threshold),
       );
     }
 
@@ -223,6 +244,7 @@ export async function analyseComponents(
       },
       parameters: {
         samples,
+        samplesAsked,
         round: intervention === 'resample' ? round : 1,
         threshold,
         falseDiscoveryRate,
@@ -242,6 +264,32 @@ export async function analyseComponents(
   } finally {
     await intervened.release();
   }
+}
+
+/**
+ * The most draws per component and the draws per round under `resample`: as asked, but no more
+ * rounds' worth than the `pool` of natural images holds, so that every draw of a component takes
+ * a natural image it has not had (the sampler may run a last round past `samples`).
+ */
+function drawLimits(
+  samplesAsked: number,
+  roundAsked: number,
+  pool: number,
+): { samples: number; round: number } {
+  const samples = Math.min(samplesAsked, pool);
+  const round = Math.min(roundAsked, samples);
+  const rounds = Math.ceil(samples / round);
+  return { samples: rounds * round <= pool ? samples : Math.floor(pool / round) * round, round };
+}
+
+/** 0 to `size - 1` in a seeded random order (Fisher-Yates). */
+function shuffled(size: number, random: SeededRandom): number[] {
+  const order = Array.from({ length: size }, (_, i) => i);
+  for (let i = size - 1; i > 0; i--) {
+    const j = random.integer(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
 }
 
 /** The outcome spec of the RoI; the reference is the mask, or the binarised base prediction. */

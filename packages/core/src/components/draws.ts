@@ -96,9 +96,14 @@ function batchReplacements(
         select.fill(1, sample * tensor.channels, (sample + 1) * tensor.channels);
       else select[sample * tensor.channels + channel] = 1;
     }
-    if (options.intervention !== 'resample') {
-      // One sample of values, shared by the batch: the natural mean, or zeros.
-      return { tensor, values: means.get(tensor) ?? new Float32Array(tensor.size), select };
+    if (options.intervention === 'zero') {
+      return { tensor, values: new Float32Array(tensor.size), select };
+    }
+    if (options.intervention === 'mean') {
+      // One sample of values, shared by the batch: the natural mean.
+      const mean = means.get(tensor);
+      if (!mean) throw new Error(`no natural mean of ${tensor.name}: its values were not read`);
+      return { tensor, values: mean, select };
     }
     const natural = options.naturalValues.get(tensor)!;
     const values = new Float32Array(chunk.length * tensor.size);

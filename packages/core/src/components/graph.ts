@@ -3,6 +3,7 @@ import { ModelError } from '../errors.ts';
 
 const { onnx } = onnxProto;
 type ModelProto = InstanceType<typeof onnx.ModelProto>;
+type GraphProto = onnxProto.onnx.IGraphProto;
 
 /** Prefix of every name the intervention edit adds to a graph. */
 const EDIT_PREFIX = 'pdcr_intervention';
@@ -39,7 +40,10 @@ export function decodeOnnx(bytes: Uint8Array, name: string): ModelProto {
 /**
  * Tensors produced by the graph's nodes that depend on its image input and are not one of its
  * outputs: the layers' outputs. Which of them are float tensors with a batch and a channel axis
- * is only known by running the model (see `probeComponents`).
+ * is only known by running the model (see `ComponentNetwork.open`). A tensor read inside a
+ * subgraph (the body of an If, Loop or Scan) is left out: `interventionGraph` rewires only the
+ * main graph's consumers, so replacing it would leave those readers its own value and report an
+ * effect of zero that was never measured.
  */
 export function candidateTensors(
   bytes: Uint8Array,
@@ -49,6 +53,7 @@ export function candidateTensors(
   const graph = decodeOnnx(bytes, name).graph;
   if (!graph) throw new ModelError(name, 'holds no ONNX graph');
   const outputs = new Set((graph.output ?? []).map((value) => value.name ?? ''));
+  const readInSubgraphs = subgraphReferences(graph);
   const dependent = new Set([input]);
   const candidates: CandidateTensor[] = [];
   (graph.node ?? []).forEach((node, order) => {
@@ -56,7 +61,7 @@ export function candidateTensors(
     for (const tensor of node.output ?? []) {
       if (!tensor) continue;
       dependent.add(tensor);
-      if (outputs.has(tensor)) continue;
+      if (outputs.has(tensor) || readInSubgraphs.has(tensor)) continue;
       candidates.push({
         name: tensor,
         operator: node.opType ?? '?',
@@ -66,6 +71,32 @@ export function candidateTensors(
     }
   });
   return candidates;
+}
+
+/**
+ * Every tensor name read inside the subgraphs of `graph`'s nodes (attributes `g` and `graphs`,
+ * as If, Loop and Scan hold their bodies), at any depth: the inputs of their nodes and the
+ * names of their outputs, either of which may be a tensor of an enclosing graph.
+ */
+export function subgraphReferences(graph: GraphProto): Set<string> {
+  const names = new Set<string>();
+  const visit = (subgraph: GraphProto) => {
+    for (const node of subgraph.node ?? []) for (const name of node.input ?? []) names.add(name);
+    for (const output of subgraph.output ?? []) if (output.name) names.add(output.name);
+    nested(subgraph).forEach(visit);
+  };
+  nested(graph).forEach(visit);
+  return names;
+}
+
+/** The subgraphs held by the attributes of `graph`'s own nodes. */
+function nested(graph: GraphProto): GraphProto[] {
+  return (graph.node ?? []).flatMap((node) =>
+    (node.attribute ?? []).flatMap((attribute) => [
+      ...(attribute.g ? [attribute.g] : []),
+      ...(attribute.graphs ?? []),
+    ]),
+  );
 }
 
 /**

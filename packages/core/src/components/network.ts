@@ -103,7 +103,8 @@ export class ComponentNetwork {
 
   /**
    * The values of `tensors` on each of `inputs` (preprocessed images as the model takes them),
-   * run in batches: per tensor, `inputs.length` samples one after the other.
+   * run in batches: per tensor, `inputs.length` samples one after the other. Without inputs, no
+   * session is created.
    */
   async tensorValues(
     tensors: readonly ComponentTensor[],
@@ -111,6 +112,7 @@ export class ComponentNetwork {
     onBatch?: (count: number) => void,
   ): Promise<Map<ComponentTensor, Float32Array>> {
     const { runner } = this;
+    if (inputs.length === 0) return new Map(tensors.map((tensor) => [tensor, new Float32Array(0)]));
     const exposed = exposeTensors(
       this.bytes,
       runner.name,
@@ -220,10 +222,9 @@ async function createSession(
   bytes: Uint8Array,
   runner: ModelRunner,
 ): Promise<Session> {
-  const provider = runner.backend === 'cpu' ? 'cpu' : runner.backend;
   try {
     return await ort.InferenceSession.create(bytes, {
-      executionProviders: [provider],
+      executionProviders: [runner.backend],
       graphOptimizationLevel: COMPONENT_OPTIMIZATION_LEVEL,
     });
   } catch (error) {

@@ -10,6 +10,13 @@ function escapeHtml(text: string): string {
 
 const number = (value: number) => value.toFixed(3);
 
+/** What replaces a component, as the report's introduction says it. */
+const REPLACEMENTS: Record<ComponentAnalysisResult['intervention'], string> = {
+  resample: 'its value on another natural image',
+  mean: 'its mean over natural images',
+  zero: 'zeros',
+};
+
 /** The ranking as aligned plain-text rows: rank, component, ATE, interval, n (CLI and report). */
 export function componentTable(
   result: ComponentAnalysisResult,
@@ -76,7 +83,7 @@ new Chart(document.getElementById('ranking'), {
 /**
  * `report.html` of a component analysis: one self-contained file with a chart of the strongest
  * components' effects and intervals, the ranked table of every component, the per-layer table
- * (channels summed up) under channel granularity, and the parameters and cost.
+ * (each channel's effect alone, summed: not the layer's effect) under channel granularity, and the parameters and cost.
  * `chartLibrary` is Chart.js's UMD build, inlined so the file opens offline.
  */
 export function componentReportHtml(result: ComponentAnalysisResult, chartLibrary: string): string {
@@ -87,14 +94,19 @@ export function componentReportHtml(result: ComponentAnalysisResult, chartLibrar
     intervals: charted.map((effect) => [effect.ciLow, effect.ciHigh]),
   };
   const json = JSON.stringify(data).replace(/</g, '\\u003c');
-  const layers = result.layers.map(
-    (layer) =>
+  const layers = result.layers.map((layer) => {
+    const strongest = layer.strongest
+      ? `${layer.strongest.channel ?? 'all'}: ${number(layer.strongest.ate)}`
+      : '';
+    return (
       `<tr><td>${escapeHtml(layer.tensor)}</td><td>${escapeHtml(layer.operator)}</td>` +
       `<td>${layer.channels}</td><td>${layer.analysed}</td><td>${layer.significantChannels}</td>` +
-      `<td>${number(layer.totalAte)}</td><td>${
-        layer.strongest ? `${layer.strongest.channel ?? 'all'}: ${number(layer.strongest.ate)}` : ''
-      }</td></tr>`,
-  );
+      `<td>${number(layer.totalAte)}</td><td>${strongest}</td></tr>`
+    );
+  });
+  const { samples, samplesAsked } = result.parameters;
+  const capped =
+    samples < samplesAsked ? ` (${samplesAsked} asked, capped by the natural samples)` : '';
   const parameters: [string, string][] = [
     ['model', `${result.model.path ?? ''} (sha256 ${result.model.sha256.slice(0, 12)}…)`],
     ['image', `${result.image.path ?? ''} ${result.image.height}x${result.image.width}`],
@@ -109,7 +121,7 @@ export function componentReportHtml(result: ComponentAnalysisResult, chartLibrar
     ],
     [
       'draws: most / round / threshold / FDR',
-      `${result.parameters.samples} / ${result.parameters.round} / ${result.parameters.threshold} / ` +
+      `${samples}${capped} / ${result.parameters.round} / ${result.parameters.threshold} / ` +
         `${result.parameters.falseDiscoveryRate}`,
     ],
     ['natural samples', String(result.parameters.naturalSamples)],
@@ -136,7 +148,7 @@ export function componentReportHtml(result: ComponentAnalysisResult, chartLibrar
 <body>
 <h1>PdCR: network components</h1>
 <p>Average treatment effect of replacing each component (${result.granularity} of the graph) by
-${result.intervention === 'resample' ? 'its value on another natural image' : result.intervention === 'mean' ? 'its mean over natural images' : 'zeros'}
+${REPLACEMENTS[result.intervention]}
 on the RoI's ${escapeHtml(result.outcome.metric)} (percentage points). Negative: the component's
 own value helped the segmentation.${result.complete ? '' : ' <strong>Interrupted: only the components finished are shown.</strong>'}</p>
 <h2>Strongest ${charted.length} components</h2>
@@ -149,8 +161,11 @@ ${
   result.granularity === 'channel'
     ? `<h2>Per layer</h2>
 <table><tr><th>tensor</th><th>op</th><th>channels</th><th>analysed</th><th>significant</th>
-<th>sum of ATE</th><th>strongest channel</th></tr>
-${layers.join('\n')}</table>`
+<th>sum of channel ATEs</th><th>strongest channel</th></tr>
+${layers.join('\n')}</table>
+<p>Each channel's ATE is measured with that channel alone replaced; channel effects interact and
+do not add up, so their sum is not the effect of replacing the layer (analyse whole tensors for
+that).</p>`
     : ''
 }
 <h2>Parameters and cost</h2>

@@ -50,7 +50,11 @@ export interface LayerEffect {
   /** Channels analysed (all of them, or those finished before an interruption). */
   readonly analysed: number;
   readonly significantChannels: number;
-  /** Sum of the channels' ATEs, and the channel with the largest |ATE|. */
+  /**
+   * Sum of the channels' ATEs, each measured with that channel alone replaced: not the effect of
+   * replacing the whole layer, since channel effects interact and do not add up. And the channel
+   * with the largest |ATE|.
+   */
   readonly totalAte: number;
   readonly strongest: { readonly channel: number | null; readonly ate: number } | null;
 }
@@ -76,8 +80,13 @@ export interface ComponentAnalysisResult {
     readonly binarize: number;
   };
   readonly parameters: {
-    /** The most draws a component gets (1 under `mean` and `zero`). */
+    /**
+     * The most draws a component gets (1 under `mean` and `zero`): those asked, capped so that
+     * no component is given the same natural image twice.
+     */
     readonly samples: number;
+    /** The most draws asked for (1 under `mean` and `zero`). */
+    readonly samplesAsked: number;
     readonly round: number;
     readonly threshold: number;
     readonly falseDiscoveryRate: number;
