@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   CURVE_KINDS,
+  DEFAULT_REMOVAL_DRAWS,
   FAITHFULNESS_METHODS,
   REMOVALS,
   RISE_DEFAULTS,
@@ -46,6 +47,11 @@ export function addEvaluateCommand(
     .option('--image <file>', 'image to evaluate on (PNG, JPEG or TIFF)')
     .option('--mask <file>', "ground-truth mask (default: the model's own prediction)")
     .option(
+      '--crop <top,left,height,width>',
+      "evaluate on this crop of the image (and mask), in the image's own pixels; with --rois, of every listed image",
+      parseRoi,
+    )
+    .option(
       '--roi <top,left,height,width>',
       'region of interest, in the pixels the model sees',
       parseRoi,
@@ -79,7 +85,7 @@ export function addEvaluateCommand(
       '--draws <n>',
       'draws of natural patches each curve averages over',
       parseWholeNumber(1),
-      4,
+      DEFAULT_REMOVAL_DRAWS,
     )
     .option(
       '--rise-masks <n>',
@@ -91,10 +97,13 @@ export function addEvaluateCommand(
         .argParser(parseBlock)
         .default({ height: 8, width: 8 }, '8'),
     )
-    .option('--patches <dir>', "folder of patch images of the block size (the paper's bank format)")
+    .option(
+      '--patches <dir>',
+      "folder of patch images of the block size (the paper's bank format); half estimate the maps, half remove blocks",
+    )
     .option(
       '--patch-count <n>',
-      'patches to cut from each image without --patches',
+      'patches to cut from each image without --patches (half for the maps, half for the curves)',
       parseWholeNumber(1),
       1000,
     )

@@ -1,30 +1,35 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  cropImage,
   cutPatchBank,
   evaluateImage,
   faithfulnessReportHtml,
   faithfulnessResult,
+  formatArea,
   ImageError,
   ModelRunner,
   patchBankFromImages,
   PdcrError,
   preprocessingForChannels,
+  RegionError,
   resizeBilinear,
   resizeNearest,
   SeededRandom,
   toBinaryMask,
   toPlanar,
+  type AreaSummary,
   type BackendChoice,
   type CurveKind,
   type FaithfulnessMethod,
   type FaithfulnessResult,
   type ImageEvaluation,
   type Logger,
+  type RasterImage,
   type Removal,
 } from '@pdcr/core';
 import { nodeRuntimes, readImageFile, readPatchFolder } from '@pdcr/core/node';
-import type { Activation, PatchBank, Preprocessing, Region } from '@pdcr/kernels';
+import type { Activation, PatchBank, PlanarImage, Preprocessing, Region } from '@pdcr/kernels';
 import { chartLibrary, readModel } from './explain-job.ts';
 import { writeOutputs } from './output-files.ts';
 import { PassProgress } from './progress.ts';
@@ -36,6 +41,8 @@ export interface EvaluateJob {
   readonly image?: string;
   readonly mask?: string;
   readonly roi?: Region;
+  /** A crop of every image (and mask), in its own pixels, to evaluate on instead of the whole. */
+  readonly crop?: Region;
   /** ...or a list in the paper's format, `<image-stem> <top> <left>` per line. */
   readonly rois?: string;
   /** Folder of the list's images, `<stem>.png|jpg|jpeg|tif|tiff`. */
@@ -72,6 +79,8 @@ interface EvaluationCase {
   readonly image: string;
   readonly mask?: string;
   readonly roi: Region;
+  /** Where the RoI was given, for errors: `roi`, or `<list>:<line>`. */
+  readonly where: string;
 }
 
 const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'tif', 'tiff'];
@@ -144,6 +153,7 @@ async function casesFromList(job: EvaluateJob): Promise<EvaluationCase[]> {
       image: path.join(job.images!, image),
       ...(mask ? { mask: path.join(job.masks!, mask) } : {}),
       roi: { top: Number(top), left: Number(left), height: job.roiSize, width: job.roiSize },
+      where,
     });
   });
   if (cases.length === 0) throw new PdcrError(listFile, 'lists no image; nothing to evaluate');
@@ -159,7 +169,84 @@ function casesOf(job: EvaluateJob): Promise<EvaluationCase[]> | EvaluationCase[]
   if (!job.image || !job.roi) {
     throw new PdcrError('image', 'give --image with --roi, or --rois LIST with --images DIR');
   }
-  return [{ image: job.image, ...(job.mask ? { mask: job.mask } : {}), roi: job.roi }];
+  return [
+    { image: job.image, ...(job.mask ? { mask: job.mask } : {}), roi: job.roi, where: 'roi' },
+  ];
+}
+
+/** The image and its mask read, the mask checked against the image, and both cropped. */
+async function readCase(
+  job: EvaluateJob,
+  entry: EvaluationCase,
+): Promise<{ raster: RasterImage; maskRaster?: RasterImage }> {
+  const raster = await readImageFile(entry.image);
+  const maskRaster = entry.mask ? await readImageFile(entry.mask) : undefined;
+  if (maskRaster && (maskRaster.width !== raster.width || maskRaster.height !== raster.height)) {
+    throw new ImageError(
+      entry.mask!,
+      `is ${maskRaster.height}x${maskRaster.width} but the image is ${raster.height}x${raster.width}; give the mask of this image`,
+    );
+  }
+  const { crop } = job;
+  if (crop && (crop.top + crop.height > raster.height || crop.left + crop.width > raster.width)) {
+    throw new ImageError(
+      entry.image,
+      `is ${raster.height}x${raster.width}, too small for the crop ${crop.top},${crop.left},${crop.height},${crop.width}; give a crop inside it`,
+    );
+  }
+  return { raster, ...(maskRaster ? { maskRaster } : {}) };
+}
+
+/** `image` cut to the job's crop, if it has one (`readCase` checked that it fits). */
+function cropped(job: EvaluateJob, image: PlanarImage): PlanarImage {
+  return job.crop ? cropImage(image, job.crop) : image;
+}
+
+/**
+ * The model each case runs on, loaded once per size (a model of dynamic size runs at each
+ * image's own), and each case's RoI checked against the image as that model sees it: every bad
+ * input is found before the first image is evaluated.
+ */
+async function modelsForCases(
+  job: EvaluateJob,
+  cases: readonly EvaluationCase[],
+  bytes: Uint8Array,
+  models: Map<string, ModelRunner>,
+): Promise<ModelRunner[]> {
+  const caseModels: ModelRunner[] = [];
+  for (const entry of cases) {
+    const { raster } = await readCase(job, entry);
+    const imageSize = job.crop ?? { height: raster.height, width: raster.width };
+    const key = `${imageSize.height}x${imageSize.width}`;
+    let model = models.get(key);
+    if (!model) {
+      model = await ModelRunner.load({
+        bytes,
+        name: job.model,
+        runtimes: nodeRuntimes(),
+        backend: job.backend,
+        imageSize: { height: imageSize.height, width: imageSize.width },
+        ...(job.size ? { size: job.size } : {}),
+        ...(job.channels ? { channels: job.channels } : {}),
+        ...(job.batch ? { maxBatchSize: job.batch } : {}),
+        logger: job.logger,
+      });
+      models.set(key, model);
+    }
+    checkRoi(entry, model.input);
+    caseModels.push(model);
+  }
+  return caseModels;
+}
+
+function checkRoi(entry: EvaluationCase, size: { height: number; width: number }): void {
+  const { roi } = entry;
+  if (roi.top + roi.height <= size.height && roi.left + roi.width <= size.width) return;
+  throw new RegionError(
+    entry.where,
+    `${roi.top},${roi.left},${roi.height},${roi.width} does not lie inside the ${size.height}x${size.width} image ` +
+      '(rows and columns as the model sees it, after any crop and resize); give an RoI within it',
+  );
 }
 
 /**
@@ -175,43 +262,20 @@ export async function runEvaluateJob(
   const bankFromFolder = job.patches ? await readPatchFolder(job.patches) : undefined;
   const models = new Map<string, ModelRunner>();
   const progress = new PassProgress(job.quiet);
-  const started = performance.now();
   const images: ImageEvaluation[] = [];
   let first: ModelRunner | undefined;
+  const started = performance.now();
   try {
+    const caseModels = await modelsForCases(job, cases, bytes, models);
     for (const [index, entry] of cases.entries()) {
-      const raster = await readImageFile(entry.image);
-      const maskRaster = entry.mask ? await readImageFile(entry.mask) : undefined;
-      if (
-        maskRaster &&
-        (maskRaster.width !== raster.width || maskRaster.height !== raster.height)
-      ) {
-        throw new ImageError(
-          entry.mask!,
-          `is ${maskRaster.height}x${maskRaster.width} but the image is ${raster.height}x${raster.width}; give the mask of this image`,
-        );
-      }
-      // A model of dynamic size runs at each image's own; one load per size.
-      const key = `${raster.height}x${raster.width}`;
-      let model = models.get(key);
-      if (!model) {
-        model = await ModelRunner.load({
-          bytes,
-          name: job.model,
-          runtimes: nodeRuntimes(),
-          backend: job.backend,
-          imageSize: { height: raster.height, width: raster.width },
-          ...(job.size ? { size: job.size } : {}),
-          ...(job.channels ? { channels: job.channels } : {}),
-          ...(job.batch ? { maxBatchSize: job.batch } : {}),
-          logger: job.logger,
-        });
-        models.set(key, model);
-      }
+      const { raster, maskRaster } = await readCase(job, entry);
+      const model = caseModels[index]!;
       first ??= model;
       const { channels, height, width } = model.input;
-      const image = resizeBilinear(toPlanar(raster, channels), height, width);
-      const mask = maskRaster ? resizeNearest(toBinaryMask(maskRaster), height, width) : undefined;
+      const image = resizeBilinear(cropped(job, toPlanar(raster, channels)), height, width);
+      const mask = maskRaster
+        ? resizeNearest(cropped(job, toBinaryMask(maskRaster)), height, width)
+        : undefined;
       const patchBank = bankFromFolder
         ? patchBankFromImages(bankFromFolder, channels, job.block.height, job.block.width)
         : cutFromImage(job, image, entry.roi);
@@ -284,7 +348,11 @@ export async function runEvaluateJob(
   return { result, files };
 }
 
-/** Without a patch folder, patches are cut from the image itself, away from the RoI. */
+/**
+ * Without a patch folder, patches are cut from the image itself (as the model sees it, after
+ * any crop), away from the RoI. `evaluateImage` splits the bank: half for the maps, half for
+ * the curves.
+ */
 function cutFromImage(
   job: EvaluateJob,
   image: Parameters<typeof cutPatchBank>[0][number],
@@ -302,17 +370,21 @@ function preprocessingName(preprocessing: Preprocessing): string {
 
 /** What `pdcr evaluate` prints: one line per method, then where the report is. */
 export function evaluationLines(result: FaithfulnessResult): string[] {
-  const area = (summary: { mean: number; low: number; high: number } | undefined) =>
-    summary
-      ? `${summary.mean.toFixed(2)} [${summary.low.toFixed(2)}, ${summary.high.toFixed(2)}]`
-      : '-';
+  const area = (summary: AreaSummary | undefined) => formatArea(summary, result);
+  const interval = {
+    images: '95% CI over the images',
+    draws: `95% CI over the ${result.draws} draws`,
+    none:
+      result.removal === 'patch'
+        ? 'no interval (one draw)'
+        : 'no interval (one deterministic draw)',
+  }[result.intervalOver];
   return [
-    `${result.images.length} image(s), removal ${result.removal}; areas in Dice points, ` +
-      `95% CI over the ${result.intervalOver}`,
+    `${result.images.length} image(s), removal ${result.removal}; areas in Dice points, ${interval}`,
     ...result.summary.map(
       (entry) =>
-        `${entry.method.padEnd(7)} deletion ${area(entry.deletion)}  insertion ${area(entry.insertion)}  ` +
-        `map ${entry.forwardPasses.toFixed(0)} passes`,
+        `${entry.method.padEnd(7)} deletion ${area(entry.deletion)}  ` +
+        `insertion ${area(entry.insertion)}  map ${entry.forwardPasses.toFixed(0)} passes`,
     ),
     `${result.forwardPasses} forward passes in ${result.seconds.toFixed(1)} s on ${result.backend}`,
   ];

@@ -20,24 +20,43 @@ const inside = (region: typeof roi, y: number, x: number) =>
   x >= region.left &&
   x < region.left + region.width;
 
-function greyPng(pixel: (y: number, x: number) => number): Uint8Array {
-  const data = new Uint8Array(HEIGHT * WIDTH);
-  for (let y = 0; y < HEIGHT; y++)
-    for (let x = 0; x < WIDTH; x++) data[y * WIDTH + x] = pixel(y, x);
-  return encodePng({ width: WIDTH, height: HEIGHT, data, channels: 1, depth: 8 });
+function greyPng(
+  pixel: (y: number, x: number) => number,
+  height = HEIGHT,
+  width = WIDTH,
+): Uint8Array {
+  const data = new Uint8Array(height * width);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) data[y * width + x] = pixel(y, x);
+  return encodePng({ width, height, data, channels: 1, depth: 8 });
 }
+
+/** The test image, and the same image inside a larger one at (CROP_TOP, CROP_LEFT). */
+const CROP_TOP = 5;
+const CROP_LEFT = 7;
+const imagePixel = (y: number, x: number) =>
+  inside(helper, y, x) || inside(hinderer, y, x) ? 255 : (y * 7 + x) % 100;
+const maskPixel = (y: number, x: number) => (inside(roi, y, x) ? 255 : 0);
+const framed = (pixel: (y: number, x: number) => number) => (y: number, x: number) =>
+  y >= CROP_TOP && y < CROP_TOP + HEIGHT && x >= CROP_LEFT && x < CROP_LEFT + WIDTH
+    ? pixel(y - CROP_TOP, x - CROP_LEFT)
+    : 200;
 
 beforeAll(async () => {
   await buildCli();
   folder = await mkdtemp(path.join(tmpdir(), 'pdcr-evaluate-'));
   const model = stepModel({ height: HEIGHT, width: WIDTH, roi, helper, hinderer, level: 0.5 });
   await writeFile(path.join(folder, 'step.onnx'), model);
-  const image = greyPng((y, x) =>
-    inside(helper, y, x) || inside(hinderer, y, x) ? 255 : (y * 7 + x) % 100,
-  );
-  const mask = greyPng((y, x) => (inside(roi, y, x) ? 255 : 0));
+  const image = greyPng(imagePixel);
+  const mask = greyPng(maskPixel);
   await writeFile(path.join(folder, 'image.png'), image);
   await writeFile(path.join(folder, 'mask.png'), mask);
+  const [bigHeight, bigWidth] = [HEIGHT + 2 * CROP_TOP, WIDTH + 2 * CROP_LEFT];
+  await writeFile(path.join(folder, 'big.png'), greyPng(framed(imagePixel), bigHeight, bigWidth));
+  await writeFile(
+    path.join(folder, 'big-mask.png'),
+    greyPng(framed(maskPixel), bigHeight, bigWidth),
+  );
   await mkdir(path.join(folder, 'images'));
   await mkdir(path.join(folder, 'masks'));
   for (const stem of ['first', 'second']) {
@@ -46,6 +65,7 @@ beforeAll(async () => {
   }
   await writeFile(path.join(folder, 'rois.txt'), 'first 16 24\nsecond 16 24\n');
   await writeFile(path.join(folder, 'missing.txt'), 'first 16 24\nthird 16 24\n');
+  await writeFile(path.join(folder, 'outside.txt'), 'first 16 24\nsecond 36 40\n');
 });
 
 afterAll(async () => {
@@ -84,7 +104,9 @@ describe('pdcr evaluate', () => {
       '--rise-masks',
       '32',
       '--removal',
-      'zero',
+      'patch',
+      '--draws',
+      '4',
     ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -93,7 +115,13 @@ describe('pdcr evaluate', () => {
     expect((await readdir(out)).sort()).toEqual(['report.html', 'result.json']);
 
     const result = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8'));
-    expect(result).toMatchObject({ kind: 'faithfulness', removal: 'zero', complete: true });
+    expect(result).toMatchObject({
+      kind: 'faithfulness',
+      removal: 'patch',
+      draws: 4,
+      intervalOver: 'draws',
+      complete: true,
+    });
     expect(result.note).toMatch(/never removed/);
     const [image] = result.images;
     expect(image.rankedBlocks).toBe(28);
@@ -110,9 +138,83 @@ describe('pdcr evaluate', () => {
     expect(byMethod.zero.ranking[0]).toMatchObject({ top: helper.top, left: helper.left });
     expect(byMethod.zero.deletion.area).toBeLessThan(byMethod.random.deletion.area);
     expect(byMethod.zero.insertion.area).toBeGreaterThan(byMethod.random.insertion.area);
+    // Removal by natural patches: the zero map's order (the true effects) beats a random one
+    // under the removal the maps were not made with.
+    expect(byMethod.zero.deletion.draws).toHaveLength(4);
+    expect(byMethod.zero.deletion.areaLow).toBeLessThanOrEqual(byMethod.zero.deletion.area);
     const html = await readFile(path.join(out, 'report.html'), 'utf8');
     expect(html).toContain('<canvas id="insertion">');
     expect(html).not.toMatch(/<script src=/);
+  });
+
+  it('says there is no interval for one deterministic draw, and stores none', async () => {
+    const out = path.join(folder, 'zero-out');
+    const run = await pdcr([
+      'evaluate',
+      ...common(out),
+      '--image',
+      path.join(folder, 'image.png'),
+      '--mask',
+      path.join(folder, 'mask.png'),
+      '--roi',
+      `${roi.top},${roi.left},${roi.height},${roi.width}`,
+      '--methods',
+      'zero,random',
+      '--removal',
+      'zero',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/no interval \(one deterministic draw\)/);
+    expect(run.stdout).not.toMatch(/95% CI|\[/);
+    const result = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8'));
+    expect(result).toMatchObject({ removal: 'zero', draws: 1, intervalOver: 'none' });
+    for (const entry of result.summary) {
+      expect(entry.deletion).toMatchObject({ low: null, high: null });
+      expect(entry.insertion).toMatchObject({ low: null, high: null });
+    }
+    expect(result.images[0].methods[0].deletion).toMatchObject({ areaLow: null, areaHigh: null });
+  });
+
+  it('evaluates a crop of a larger image as it evaluates the image itself', async () => {
+    const runOn = async (name: string, flags: string[]) => {
+      const out = path.join(folder, name);
+      const run = await pdcr([
+        'evaluate',
+        ...common(out),
+        ...flags,
+        '--roi',
+        `${roi.top},${roi.left},${roi.height},${roi.width}`,
+        '--methods',
+        'zero,random',
+        '--removal',
+        'zero',
+      ]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      return JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8'));
+    };
+    const whole = await runOn('whole-out', [
+      '--image',
+      path.join(folder, 'image.png'),
+      '--mask',
+      path.join(folder, 'mask.png'),
+    ]);
+    const cropped = await runOn('crop-out', [
+      '--image',
+      path.join(folder, 'big.png'),
+      '--mask',
+      path.join(folder, 'big-mask.png'),
+      '--crop',
+      `${CROP_TOP},${CROP_LEFT},${HEIGHT},${WIDTH}`,
+    ]);
+    expect(cropped.images[0].image).toMatchObject({ height: HEIGHT, width: WIDTH });
+    expect(cropped.images[0].baseScore).toBeCloseTo(whole.images[0].baseScore, 6);
+    expect(cropped.images[0].methods[0].ranking).toEqual(whole.images[0].methods[0].ranking);
+    expect(cropped.images[0].methods[0].ranking[0]).toMatchObject({
+      top: helper.top,
+      left: helper.left,
+    });
   });
 
   it("evaluates a list in the paper's format, with intervals over its images", async () => {
@@ -157,6 +259,21 @@ describe('pdcr evaluate', () => {
       'a list naming an image that is not there',
       ['--rois', 'missing.txt', '--images', 'images', '--roi-size', '8'],
       /^pdcr: .*missing\.txt:2: no image third/,
+    ],
+    [
+      // RISE with a million masks would take minutes on the first image: the second line's RoI
+      // must be refused before any image is evaluated.
+      'a list whose second RoI lies outside its image, before the first image runs',
+      [
+        ...['--rois', 'outside.txt', '--images', 'images', '--roi-size', '8'],
+        ...['--methods', 'rise', '--rise-masks', '1000000'],
+      ],
+      /^pdcr: .*outside\.txt:2: 36,40,8,8 does not lie inside the 40x48 image/,
+    ],
+    [
+      'a crop that does not fit the image',
+      ['--image', 'image.png', '--crop', '8,8,40,48', '--roi', '0,0,8,8'],
+      /^pdcr: .*image\.png: is 40x48, too small for the crop 8,8,40,48/,
     ],
   ] as const)('rejects %s with one line and writes nothing', async ([, flags, message]) => {
     const out = path.join(folder, `bad-${Math.random().toString(36).slice(2)}`);

@@ -1,10 +1,11 @@
 import { BlockGrid } from '@pdcr/kernels';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEvaluator } from '../src/explain.ts';
 import {
   curveArea,
   evaluateImage,
   faithfulnessReportHtml,
+  FaithfulnessError,
   faithfulnessResult,
   Logger,
   ModelRunner,
@@ -12,7 +13,9 @@ import {
   rankingCurves,
   removalFill,
   SeededRandom,
+  splitPatchBank,
   type FaithfulnessImageOptions,
+  type ImageEvaluation,
 } from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
 import {
@@ -90,12 +93,15 @@ async function curvesOf(ranking: number[], removal: 'zero' | 'patch', draws = 1)
       accumulatorCount: 1,
     },
   );
-  const curves = await rankingCurves(
-    { evaluator, fill, draws, seed: 3, kinds: ['deletion', 'insertion'] },
-    ranking,
-  );
-  await evaluator.dispose();
-  return { deletion: curves!.deletion!, insertion: curves!.insertion! };
+  try {
+    const curves = await rankingCurves(
+      { evaluator, fill, draws, seed: 3, kinds: ['deletion', 'insertion'] },
+      ranking,
+    );
+    return { deletion: curves!.deletion!, insertion: curves!.insertion! };
+  } finally {
+    await evaluator.dispose();
+  }
 }
 
 function imageOptions(overrides: Partial<FaithfulnessImageOptions> = {}): FaithfulnessImageOptions {
@@ -188,8 +194,9 @@ describe('evaluating methods on one image', () => {
       expect(method.deletion!.area).toBeLessThan(byMethod.get('random')!.deletion!.area);
       expect(method.insertion!.area).toBeGreaterThan(byMethod.get('random')!.insertion!.area);
     }
+    // Zero through explain runs its own base pass; mean occlusion uses the evaluation's.
     expect(byMethod.get('zero')!.forwardPasses).toBe(1 + 28);
-    expect(byMethod.get('mean')!.forwardPasses).toBe(1 + 28);
+    expect(byMethod.get('mean')!.forwardPasses).toBe(28);
     expect(byMethod.get('rise')!.forwardPasses).toBe(64);
     expect(byMethod.get('random')!.forwardPasses).toBe(0);
     // RISE, with zeros for masks, finds the helper: the masks that keep it score higher.
@@ -218,6 +225,112 @@ describe('evaluating methods on one image', () => {
     expect(html).toContain('never removed');
   });
 
+  it('gives no interval for one deterministic draw, in the curves, the result and the report', async () => {
+    const evaluation = await evaluateImage(imageOptions({ methods: ['zero', 'random'] }));
+    for (const method of evaluation.methods) {
+      expect(method.deletion).toMatchObject({ areaLow: null, areaHigh: null });
+      expect(method.insertion).toMatchObject({ areaLow: null, areaHigh: null });
+    }
+    const header = {
+      model,
+      backend: model.backend,
+      block: { height: BLOCK, width: BLOCK },
+      removal: 'zero',
+      draws: 4,
+      curves: ['deletion', 'insertion'],
+      methods: ['zero', 'random'],
+      seed: 5,
+      outcome,
+      reference: 'mask',
+      preprocessing: 'none',
+      seconds: 1,
+      complete: true,
+    } as const;
+    const one = faithfulnessResult({ ...header, images: [evaluation] });
+    expect(one.intervalOver).toBe('none');
+    expect(one.draws).toBe(1);
+    for (const entry of one.summary) {
+      expect(entry.deletion).toEqual({ mean: expect.any(Number), low: null, high: null });
+      expect(entry.insertion).toEqual({ mean: expect.any(Number), low: null, high: null });
+    }
+    const html = faithfulnessReportHtml(one, '/* chart */');
+    expect(html).toContain('no interval: one deterministic draw');
+    expect(html).not.toContain('95% CI');
+
+    const two = faithfulnessResult({ ...header, images: [evaluation, evaluation] });
+    expect(two.intervalOver).toBe('images');
+    expect(two.summary[0]!.deletion!.low).toEqual(expect.any(Number));
+  });
+
+  it('counts exactly the forward passes it runs, with and without a mask', async () => {
+    const passesRun = vi.spyOn(model, 'run');
+    const methods = ['zero', 'mean', 'rise', 'random'] as const;
+    const ranOf = async (evaluation: () => Promise<ImageEvaluation>) => {
+      passesRun.mockClear();
+      const finished = await evaluation();
+      const ran = passesRun.mock.calls.reduce((sum, [, batchSize]) => sum + batchSize, 0);
+      return { evaluation: finished, ran };
+    };
+    try {
+      const curves = 2 * (28 + 1);
+      for (const withMask of [true, false]) {
+        const { evaluation, ran } = await ranOf(() =>
+          evaluateImage(
+            imageOptions({
+              methods: [...methods],
+              riseMasks: 16,
+              ...(withMask ? {} : { mask: undefined as never }),
+            }),
+          ),
+        );
+        // The base score, and without a mask the prediction that stands in for it; zero's map
+        // (its own base, and without a mask its own prediction, then a pass per block); mean's
+        // pass per block; RISE's masks; each method's curves.
+        const base = withMask ? 1 : 2;
+        const zero = (withMask ? 1 : 2) + 28;
+        expect(evaluation.basePasses).toBe(base);
+        expect(evaluation.methods.map((m) => m.forwardPasses)).toEqual([zero, 28, 16, 0]);
+        expect(evaluation.forwardPasses).toBe(base + zero + 28 + 16 + 4 * curves);
+        expect(ran).toBe(evaluation.forwardPasses);
+        const result = faithfulnessResult({
+          model,
+          backend: model.backend,
+          block: { height: BLOCK, width: BLOCK },
+          removal: 'zero',
+          draws: 1,
+          curves: ['deletion', 'insertion'],
+          methods: [...methods],
+          seed: 5,
+          outcome,
+          reference: withMask ? 'mask' : 'prediction',
+          preprocessing: 'none',
+          images: [evaluation, evaluation],
+          seconds: 1,
+          complete: true,
+        });
+        expect(result.forwardPasses).toBe(2 * ran);
+      }
+
+      // Interrupted in mean's map: what zero and mean ran is counted, though mean is dropped.
+      const controller = new AbortController();
+      const { evaluation, ran } = await ranOf(() =>
+        evaluateImage(
+          imageOptions({
+            methods: ['zero', 'mean'],
+            signal: controller.signal,
+            onProgress: (progress) => {
+              if (progress.phase === 'mean map' && progress.passesDone > 0) controller.abort();
+            },
+          }),
+        ),
+      );
+      expect(evaluation.methods.map((m) => m.method)).toEqual(['zero']);
+      expect(ran).toBeGreaterThan(1 + 29 + curves);
+      expect(evaluation.forwardPasses).toBe(ran);
+    } finally {
+      passesRun.mockRestore();
+    }
+  });
   it('stops when interrupted and keeps only the methods it finished', async () => {
     const controller = new AbortController();
     const evaluation = await evaluateImage(
@@ -235,6 +348,9 @@ describe('evaluating methods on one image', () => {
 
   it('rejects bad input with a typed error naming it', async () => {
     await expect(evaluateImage(imageOptions({ methods: [] }))).rejects.toThrow(/^methods: /);
+    await expect(evaluateImage(imageOptions({ methods: ['zero', 'zero'] }))).rejects.toThrow(
+      FaithfulnessError,
+    );
     await expect(
       evaluateImage(imageOptions({ removal: 'patch', patchBank: undefined as never })),
     ).rejects.toThrow(/^patches: /);
@@ -244,5 +360,51 @@ describe('evaluating methods on one image', () => {
     await expect(
       evaluateImage(imageOptions({ roi: { top: 36, left: 40, height: 8, width: 16 } })),
     ).rejects.toThrow(/^roi: .*does not lie inside/);
+  });
+});
+
+describe('the patch bank split between maps and curves', () => {
+  it('cuts the bank into disjoint halves, even patches for the maps and odd ones for the curves', () => {
+    const bank = sceneBank(3, 2);
+    const { maps, curves } = splitPatchBank(bank);
+    expect([maps.count, curves.count]).toEqual([3, 2]);
+    const patch = BLOCK * BLOCK;
+    const firstValues = (half: typeof bank) =>
+      Array.from({ length: half.count }, (_, p) => half.data[p * patch]);
+    expect(firstValues(maps)).toEqual([0, 2, 4].map((p) => bank.data[p * patch]));
+    expect(firstValues(curves)).toEqual([1, 3].map((p) => bank.data[p * patch]));
+    expect(() => splitPatchBank(sceneBank(1, 0))).toThrow(/^patches: .*at least 2/);
+  });
+
+  it('estimates pdcr with one half and removes by the other: pdcr ranks the helper first', async () => {
+    // Even patches flip the step (below the level), odd ones do not. The maps, from the even
+    // half, see the helper; the curves, from the odd half, remove nothing that matters.
+    const data = new Float32Array(4 * BLOCK * BLOCK);
+    [0.1, 0.9, 0.12, 0.9].forEach((value, p) =>
+      data.fill(value, p * BLOCK * BLOCK, (p + 1) * BLOCK * BLOCK),
+    );
+    const patchBank = { count: 4, channels: 1, height: BLOCK, width: BLOCK, data };
+    const evaluation = await evaluateImage(
+      imageOptions({ methods: ['pdcr', 'random'], removal: 'patch', draws: 2, patchBank }),
+    );
+    const pdcr = evaluation.methods.find((method) => method.method === 'pdcr')!;
+    expect(pdcr.ranking[0]).toMatchObject({ top: helper.top, left: helper.left });
+    expect(pdcr.ranking.at(-1)).toMatchObject({ top: hinderer.top, left: hinderer.left });
+    for (const method of evaluation.methods) {
+      for (const score of [...method.deletion!.scores, ...method.insertion!.scores]) {
+        expect(score).toBeCloseTo(baseDice, 4);
+      }
+    }
+  });
+
+  it('ranks the true helper first with pdcr, and beats random under natural-patch removal', async () => {
+    const evaluation = await evaluateImage(
+      imageOptions({ methods: ['pdcr', 'random'], removal: 'patch', draws: 4 }),
+    );
+    const [pdcr, random] = evaluation.methods;
+    expect(pdcr!.method).toBe('pdcr');
+    expect(pdcr!.ranking[0]).toMatchObject({ top: helper.top, left: helper.left });
+    expect(pdcr!.deletion!.area).toBeLessThan(random!.deletion!.area);
+    expect(pdcr!.insertion!.area).toBeGreaterThan(random!.insertion!.area);
   });
 });

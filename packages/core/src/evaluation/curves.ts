@@ -24,9 +24,12 @@ export interface Curve {
    * of steps), in score points: the mean score along the curve. Mean over draws.
    */
   readonly area: number;
-  /** 95% Student-t interval of the area over the draws (the area itself with one draw). */
-  readonly areaLow: number;
-  readonly areaHigh: number;
+  /**
+   * 95% Student-t interval of the area over the draws; null with one draw (a removal that is not
+   * random, or `draws` 1), which gives no spread to make an interval of.
+   */
+  readonly areaLow: number | null;
+  readonly areaHigh: number | null;
 }
 
 export interface CurveOptions {
@@ -103,7 +106,7 @@ export async function rankingCurves(
   return curves;
 }
 
-/** Mean curve, and the mean area with its interval over the draws. */
+/** Mean curve, and the mean area with its interval over the draws (none with one draw). */
 function summariseDraws(draws: number[][]): Curve {
   const length = draws[0]!.length;
   const scores = Array.from(
@@ -115,6 +118,7 @@ function summariseDraws(draws: number[][]): Curve {
     const area = curveArea(curve);
     areas.add(1, area, area * area);
   }
+  if (draws.length < 2) return { scores, draws, area: areas.mean, areaLow: null, areaHigh: null };
   const { low, high } = areas.interval();
   return { scores, draws, area: areas.mean, areaLow: low, areaHigh: high };
 }

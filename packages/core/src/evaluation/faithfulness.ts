@@ -6,7 +6,7 @@ import {
   type PlanarImage,
   type Region,
 } from '@pdcr/kernels';
-import { PdcrError, RegionError } from '../errors.ts';
+import { RegionError } from '../errors.ts';
 import type { BatchEvaluator } from '../evaluator.ts';
 import {
   baseActivatedRoi,
@@ -20,13 +20,14 @@ import { cropPlane } from '../image-adaptation.ts';
 import type { Logger } from '../logger.ts';
 import type { ModelRunner } from '../model-runner.ts';
 import { curvePasses, rankingCurves, type Curve, type CurveKind } from './curves.ts';
+import { FaithfulnessError } from './errors.ts';
 import {
   rankByMethod,
   RISE_DEFAULTS,
   type FaithfulnessMethod,
   type MethodContext,
 } from './methods.ts';
-import { removalFill, type Removal, type RemovalFill } from './removal.ts';
+import { removalFill, splitPatchBank, type Removal, type RemovalFill } from './removal.ts';
 
 /** Draws of natural patches that each curve is averaged over, by default. */
 export const DEFAULT_REMOVAL_DRAWS = 4;
@@ -48,7 +49,10 @@ export interface FaithfulnessImageOptions {
   readonly mask?: PlanarImage;
   readonly roi: Region;
   readonly block: { readonly height: number; readonly width: number };
-  /** Natural patches of the block's size: for `pdcr`, `paper` and removal by `patch`. */
+  /**
+   * Natural patches of the block's size, for `pdcr`, `paper` and removal by `patch`: split in
+   * two disjoint halves, one to estimate the maps with and one to remove blocks by.
+   */
   readonly patchBank?: PatchBank;
   readonly preprocessing: ExplainOptions['preprocessing'];
   readonly outcome: OutcomeOptions;
@@ -85,6 +89,16 @@ export interface ImageEvaluation {
   readonly rankedBlocks: number;
   /** Forward passes each method's curves took. */
   readonly curvePasses: number;
+  /**
+   * Forward passes of the image itself, shared by every method: its base score, and without a
+   * mask the model's prediction that stands in for the ground truth.
+   */
+  readonly basePasses: number;
+  /**
+   * Every forward pass run on the image: the base, each finished method's map and curves, and
+   * what a method interrupted midway ran before it stopped.
+   */
+  readonly forwardPasses: number;
   /** The methods finished, in the order asked for. */
   readonly methods: readonly MethodEvaluation[];
   /** False when interrupted before every method was finished. */
@@ -112,7 +126,7 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
   const riseMasks = options.riseMasks ?? RISE_DEFAULTS.masks;
   const needsPatches =
     removal === 'patch' || options.methods.some((m) => m === 'pdcr' || m === 'paper');
-  const explainOptions: Omit<ExplainOptions, 'preset' | 'onProgress'> = {
+  let explainOptions: Omit<ExplainOptions, 'preset' | 'onProgress'> = {
     model,
     image,
     ...(options.mask ? { mask: options.mask } : {}),
@@ -128,6 +142,12 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
   validateInputs({ ...explainOptions, preset: needsPatches ? 'paper' : 'zero' });
   validateChoices(options, draws, riseMasks);
 
+  // The maps and the curves draw from disjoint halves of the bank: a map estimated with the
+  // patches that the curves remove blocks by would be scored on its own draws, which favours
+  // `pdcr` and `paper` over the methods that never see the bank.
+  const banks = needsPatches && options.patchBank ? splitPatchBank(options.patchBank) : undefined;
+  if (banks) explainOptions = { ...explainOptions, patchBank: banks.maps };
+
   const grid = new BlockGrid(image.height, image.width, options.block.height, options.block.width);
   const candidates = outsideRoi(grid, roi);
   if (candidates.length === 0) {
@@ -142,7 +162,7 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
     blur: removalFill('blur', image, grid),
   };
   const curveFill =
-    removal === 'patch' ? removalFill('patch', image, grid, options.patchBank) : fills[removal];
+    removal === 'patch' ? removalFill('patch', image, grid, banks?.curves) : fills[removal];
   const reference = options.mask
     ? cropPlane(options.mask, roi)
     : (
@@ -174,6 +194,8 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
       },
     );
 
+  const basePasses = options.mask ? 1 : 2;
+  let forwardPasses = basePasses;
   const curveEvaluator = await evaluatorFor(curveFill);
   try {
     const base = await curveEvaluator.evaluate(
@@ -211,7 +233,8 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
           passesPlanned: planned,
         });
       const ranked = await rankByMethod(method, { ...context, onProgress: report('map') });
-      if (!ranked) break;
+      forwardPasses += ranked.forwardPasses;
+      if (ranked.interrupted) break;
       let done = 0;
       const curves = await rankingCurves(
         {
@@ -220,6 +243,7 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
         },
         ranked.ranking,
       );
+      forwardPasses += done;
       if (!curves) break;
       const importanceOf = new Map(candidates.map((block, i) => [block, ranked.importance[i]!]));
       methods.push({
@@ -239,6 +263,8 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
       baseScore,
       rankedBlocks: candidates.length,
       curvePasses: perMethodCurvePasses,
+      basePasses,
+      forwardPasses,
       methods,
       complete: methods.length === options.methods.length,
     };
@@ -253,18 +279,18 @@ function validateChoices(
   riseMasks: number,
 ): void {
   if (options.methods.length === 0) {
-    throw new PdcrError('methods', 'name at least one method to evaluate');
+    throw new FaithfulnessError('methods', 'name at least one method to evaluate');
   }
   if (options.curves.length === 0) {
-    throw new PdcrError('curve', 'name at least one curve: deletion, insertion or both');
+    throw new FaithfulnessError('curve', 'name at least one curve: deletion, insertion or both');
   }
   if (new Set(options.methods).size !== options.methods.length) {
-    throw new PdcrError('methods', `${options.methods.join(',')} names a method twice`);
+    throw new FaithfulnessError('methods', `${options.methods.join(',')} names a method twice`);
   }
   if (!Number.isInteger(draws) || draws < 1) {
-    throw new PdcrError('draws', `${draws} is not a whole number of at least 1`);
+    throw new FaithfulnessError('draws', `${draws} is not a whole number of at least 1`);
   }
   if (!Number.isInteger(riseMasks) || riseMasks < 1) {
-    throw new PdcrError('rise-masks', `${riseMasks} is not a whole number of at least 1`);
+    throw new FaithfulnessError('rise-masks', `${riseMasks} is not a whole number of at least 1`);
   }
 }

@@ -14,6 +14,7 @@ export {
   type ImageEvaluation,
   type MethodEvaluation,
 } from './faithfulness.ts';
+export { FaithfulnessError } from './errors.ts';
 export {
   FAITHFULNESS_METHODS,
   rankBlocks,
@@ -27,6 +28,7 @@ export {
   meanPatchBank,
   removalFill,
   REMOVALS,
+  splitPatchBank,
   type Removal,
   type RemovalFill,
 } from './removal.ts';
@@ -34,9 +36,11 @@ export { scoreRemovals } from './replacements.ts';
 export {
   FAITHFULNESS_VERSION,
   faithfulnessResult,
+  formatArea,
   ROI_NOTE,
   type AreaSummary,
   type FaithfulnessResult,
+  type IntervalSource,
   type MethodSummary,
 } from './result.ts';
 export { faithfulnessReportHtml } from './report.ts';

@@ -33,6 +33,7 @@ export const RISE_DEFAULTS = { masks: 1000, cellBlocks: 2, keepProbability: 0.5 
 /** A method's map turned into an order of removal, and what the map cost. */
 export interface MethodRanking {
   readonly method: FaithfulnessMethod;
+  readonly interrupted: false;
   /**
    * Per ranked block, in grid order: how much the block helped the RoI's score, the higher the
    * sooner it is removed. For the explainers that measure effects, minus the ATE (a block whose
@@ -44,6 +45,20 @@ export interface MethodRanking {
   /** Forward passes the map took. */
   readonly forwardPasses: number;
   readonly seconds: number;
+}
+
+/** A map the signal aborted: no order, only the forward passes it ran before it stopped. */
+export interface InterruptedRanking {
+  readonly method: FaithfulnessMethod;
+  readonly interrupted: true;
+  readonly forwardPasses: number;
+}
+
+/** What measuring a map gave: each block's importance, or null when aborted; passes run. */
+interface Measured {
+  readonly importance: number[] | null;
+  readonly tieBreak?: number[];
+  readonly forwardPasses: number;
 }
 
 export interface MethodContext {
@@ -68,13 +83,13 @@ export interface MethodContext {
   readonly onProgress?: (done: number, planned: number) => void;
 }
 
-/** The method's map and its order of removal, or null when the signal aborted it. */
+/** The method's map and its order of removal, or the passes it ran when the signal aborted it. */
 export async function rankByMethod(
   method: FaithfulnessMethod,
   context: MethodContext,
-): Promise<MethodRanking | null> {
+): Promise<MethodRanking | InterruptedRanking> {
   const started = performance.now();
-  let measured: { importance: number[]; tieBreak?: number[]; forwardPasses: number } | null;
+  let measured: Measured;
   switch (method) {
     case 'pdcr':
       measured = await explainedImportance(context, 'fast');
@@ -99,9 +114,12 @@ export async function rankByMethod(
       break;
     }
   }
-  if (!measured) return null;
+  if (!measured.importance) {
+    return { method, interrupted: true, forwardPasses: measured.forwardPasses };
+  }
   return {
     method,
+    interrupted: false,
     importance: measured.importance,
     ranking: rankBlocks(context.candidates, measured.importance, measured.tieBreak),
     forwardPasses: measured.forwardPasses,
@@ -132,13 +150,13 @@ export function rankBlocks(
 async function explainedImportance(
   context: MethodContext,
   preset: 'fast' | 'paper' | 'zero',
-): Promise<{ importance: number[]; tieBreak: number[]; forwardPasses: number } | null> {
+): Promise<Measured> {
   const result = await explain({
     ...context.explainOptions,
     preset,
     onProgress: (progress) => context.onProgress?.(progress.passesDone, progress.passesPlanned),
   });
-  if (!result.complete) return null;
+  if (!result.complete) return { importance: null, forwardPasses: result.forwardPasses };
   const byBlock = new Map(
     result.blocks.map((effect) => [context.grid.blockAt(effect.top, effect.left), effect]),
   );
@@ -150,11 +168,11 @@ async function explainedImportance(
   };
 }
 
-/** One pass per block with the block filled by `fill`: the score lost by removing it. */
-async function occlusionImportance(
-  context: MethodContext,
-  fill: RemovalFill,
-): Promise<{ importance: number[]; forwardPasses: number } | null> {
+/**
+ * One pass per block with the block filled by `fill`: the score lost by removing it. The
+ * untouched image's score is the evaluation's own base pass, counted once for the image.
+ */
+async function occlusionImportance(context: MethodContext, fill: RemovalFill): Promise<Measured> {
   const evaluator = await context.evaluatorFor(fill);
   try {
     let done = 0;
@@ -168,11 +186,9 @@ async function occlusionImportance(
       },
       context.candidates.map((block) => [block]),
     );
-    if (!scores) return null;
     return {
-      importance: Array.from(scores, (score) => context.baseScore - score),
-      // The untouched image's pass, which occlusion needs on its own, counts too.
-      forwardPasses: context.candidates.length + 1,
+      importance: scores && Array.from(scores, (score) => context.baseScore - score),
+      forwardPasses: evaluator.forwardPasses,
     };
   } finally {
     await evaluator.dispose();
@@ -186,9 +202,7 @@ async function occlusionImportance(
  * is the score-weighted average of the masks at that block: the mean RoI score over the masks
  * that kept it. Blocks inside the RoI are never masked.
  */
-async function riseImportance(
-  context: MethodContext,
-): Promise<{ importance: number[]; forwardPasses: number } | null> {
+async function riseImportance(context: MethodContext): Promise<Measured> {
   const { grid, candidates, riseMasks } = context;
   const { cellBlocks, keepProbability } = RISE_DEFAULTS;
   const random = new SeededRandom(context.seed).fork('rise masks');
@@ -211,6 +225,7 @@ async function riseImportance(
   const fill = context.fills.zero;
   const evaluator = await context.evaluatorFor(fill);
   let scores: Float64Array | null;
+  let forwardPasses: number;
   try {
     let done = 0;
     scores = await scoreRemovals(
@@ -222,10 +237,11 @@ async function riseImportance(
       },
       masks,
     );
+    forwardPasses = evaluator.forwardPasses;
   } finally {
     await evaluator.dispose();
   }
-  if (!scores) return null;
+  if (!scores) return { importance: null, forwardPasses };
   const meanScore = scores.reduce((sum, score) => sum + score, 0) / Math.max(scores.length, 1);
   const importance = candidates.map((_, i) => {
     let sum = 0;
@@ -238,5 +254,5 @@ async function riseImportance(
     // A block no mask kept carries no information: the average score, neither up nor down.
     return count > 0 ? sum / count : meanScore;
   });
-  return { importance, forwardPasses: riseMasks };
+  return { importance, forwardPasses };
 }

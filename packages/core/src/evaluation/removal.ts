@@ -1,7 +1,8 @@
 import type { BlockGrid, PatchBank, PlanarImage } from '@pdcr/kernels';
-import { PdcrError } from '../errors.ts';
+import { PatchBankError } from '../errors.ts';
 import { zeroPatchBank } from '../patch-banks.ts';
 import type { SeededRandom } from '../random.ts';
+import { FaithfulnessError } from './errors.ts';
 
 /**
  * How a removed block is filled: natural patches drawn from the bank (PdCR's treatment), zeros
@@ -35,7 +36,8 @@ export interface RemovalFill {
  *
  * @example
  * const fill = removalFill('blur', image, grid);
- * const plan = new InterventionPlan(1, grid.blockCount).replace(0, 5, fill.patchOfBlock(random)[5]!);
+ * const patchOf = fill.patchOfBlock(random);
+ * const plan = new InterventionPlan(1, grid.blockCount).replace(0, 5, patchOf[5]!);
  */
 export function removalFill(
   removal: Removal,
@@ -52,9 +54,9 @@ export function removalFill(
   switch (removal) {
     case 'patch':
       if (!patchBank || patchBank.count === 0) {
-        throw new PdcrError(
+        throw new FaithfulnessError(
           'removal',
-          'patch needs a bank of natural patches; give --patches DIR or --patches-from IMAGE, or another --removal',
+          'patch needs a bank of natural patches; give --patches DIR (or a larger --patch-count, which cuts them from the image away from the RoI), or another --removal',
         );
       }
       return {
@@ -71,6 +73,32 @@ export function removalFill(
     case 'blur':
       return constant(blurredBlockBank(image, grid), (block) => block);
   }
+}
+
+/**
+ * The bank cut in two disjoint halves, the even-indexed patches to estimate the maps with and
+ * the odd-indexed ones to remove blocks by. A map estimated with the very patches the curves
+ * remove by would be scored on its own draws, an edge over every other method; a bank cut at
+ * random (seeded) gives halves drawn from the same patches, so neither half is favoured.
+ */
+export function splitPatchBank(bank: PatchBank): { maps: PatchBank; curves: PatchBank } {
+  if (bank.count < 2) {
+    throw new PatchBankError(
+      'patches',
+      `holds ${bank.count} patch(es); the evaluation needs at least 2, half to estimate the maps and half to remove blocks by (give more patches, or a larger --patch-count)`,
+    );
+  }
+  const patchSize = bank.channels * bank.height * bank.width;
+  const half = (first: number): PatchBank => {
+    const count = Math.ceil((bank.count - first) / 2);
+    const data = new Float32Array(count * patchSize);
+    for (let i = 0; i < count; i++) {
+      const from = (first + 2 * i) * patchSize;
+      data.set(bank.data.subarray(from, from + patchSize), i * patchSize);
+    }
+    return { count, channels: bank.channels, height: bank.height, width: bank.width, data };
+  };
+  return { maps: half(0), curves: half(1) };
 }
 
 /** One patch holding, in every pixel, the image's mean of each channel. */

@@ -1,6 +1,6 @@
 import reportCss from '../outputs/report.css?raw';
 import type { CurveKind } from './curves.ts';
-import type { FaithfulnessResult } from './result.ts';
+import { formatArea, type FaithfulnessResult } from './result.ts';
 import reportScript from './report-page.js?raw';
 
 /** Points each method's mean curve is resampled to when it averages several images. */
@@ -47,24 +47,22 @@ export function plottedCurves(
   });
 }
 
-const formatArea = (area: { mean: number; low: number; high: number } | undefined) =>
-  area ? `${area.mean.toFixed(2)} [${area.low.toFixed(2)}, ${area.high.toFixed(2)}]` : '–';
-
 /**
  * `report.html` of `pdcr evaluate`: one self-contained page with the table of curve areas and
  * map costs per method, the deletion and insertion curves of every method, the areas per image
  * and the parameters. `chartLibrary` is Chart.js's UMD build, inlined so the page opens offline.
  */
 export function faithfulnessReportHtml(result: FaithfulnessResult, chartLibrary: string): string {
-  const over =
-    result.intervalOver === 'images'
-      ? `over the ${result.images.length} images`
-      : `over the ${result.draws} draws of the removal`;
+  const interval = {
+    images: ` (95% CI over the ${result.images.length} images)`,
+    draws: ` (95% CI over the ${result.draws} draws of the removal)`,
+    none: '',
+  }[result.intervalOver];
   const summaryRows = result.summary.map(
     (entry) =>
-      `<tr><td>${escapeHtml(entry.method)}</td><td>${formatArea(entry.deletion)}</td>` +
-      `<td>${formatArea(entry.insertion)}</td><td>${entry.forwardPasses.toFixed(0)}</td>` +
-      `<td>${entry.images}</td></tr>`,
+      `<tr><td>${escapeHtml(entry.method)}</td><td>${formatArea(entry.deletion, result)}</td>` +
+      `<td>${formatArea(entry.insertion, result)}</td>` +
+      `<td>${entry.forwardPasses.toFixed(0)}</td><td>${entry.images}</td></tr>`,
   );
   const imageRows = result.images.flatMap((image) =>
     image.methods.map(
@@ -83,7 +81,7 @@ export function faithfulnessReportHtml(result: FaithfulnessResult, chartLibrary:
     [
       'removal',
       result.removal === 'patch'
-        ? `natural patches, curves averaged over ${result.draws} draws (the same draws for every method)`
+        ? `natural patches from the half of the bank the maps were not estimated with, curves averaged over ${result.draws} draw(s) (the same draws for every method)`
         : result.removal,
     ],
     ['methods', result.methods.join(', ')],
@@ -100,15 +98,23 @@ export function faithfulnessReportHtml(result: FaithfulnessResult, chartLibrary:
       `${result.forwardPasses} forward passes, ${result.seconds.toFixed(1)} s on ${result.backend}`,
     ],
   ];
+  const interrupted = result.complete
+    ? ''
+    : ' <strong>Interrupted: only what finished is shown.</strong>';
+  const parameterRows = parameters.map(
+    ([key, value]) => `<tr><td>${escapeHtml(key)}</td><td>${escapeHtml(value)}</td></tr>`,
+  );
   const data = {
     metric: result.outcome.metric,
     curves: Object.fromEntries(result.curves.map((kind) => [kind, plottedCurves(result, kind)])),
   };
   // `<` is escaped so that no value can close the script element early.
   const json = JSON.stringify(data).replace(/</g, '\\u003c');
+  const chartTitle = (kind: CurveKind) =>
+    kind === 'deletion' ? 'Deletion (lower is better)' : 'Insertion (higher is better)';
   const charts = result.curves.map(
     (kind) =>
-      `<div><h2>${kind === 'deletion' ? 'Deletion (lower is better)' : 'Insertion (higher is better)'}</h2>` +
+      `<div><h2>${chartTitle(kind)}</h2>` +
       `<div class="chart"><canvas id="${kind}"></canvas></div></div>`,
   );
 
@@ -127,10 +133,10 @@ over the steps spread on [0, 1]), in ${escapeHtml(result.outcome.metric)} points
 gives a low deletion area and a high insertion area. Blocks are removed by
 <strong>${escapeHtml(result.removal)}</strong>; the removal changes the verdict (a map made with
 the same fill has an edge), so compare methods under more than one.
-${escapeHtml(result.note)}${result.complete ? '' : ' <strong>Interrupted: only what finished is shown.</strong>'}</p>
+${escapeHtml(result.note)}${interrupted}</p>
 <h2>Methods</h2>
-<table><tr><th>method</th><th>deletion area (95% CI ${over})</th>
-<th>insertion area (95% CI ${over})</th><th>map forward passes per image</th><th>images</th></tr>
+<table><tr><th>method</th><th>deletion area${interval}</th>
+<th>insertion area${interval}</th><th>map forward passes per image</th><th>images</th></tr>
 ${summaryRows.join('\n')}</table>
 <div class="charts">${charts.join('')}</div>
 <h2>Per image</h2>
@@ -138,7 +144,7 @@ ${summaryRows.join('\n')}</table>
 <th>insertion area</th><th>map passes</th></tr>
 ${imageRows.join('\n')}</table>
 <h2>Parameters and cost</h2>
-<table>${parameters.map(([key, value]) => `<tr><td>${escapeHtml(key)}</td><td>${escapeHtml(value)}</td></tr>`).join('')}</table>
+<table>${parameterRows.join('')}</table>
 <script type="application/json" id="report-data">${json}</script>
 <script>${chartLibrary}</script>
 <script>${reportScript}</script>

@@ -7,19 +7,26 @@ import type { ImageEvaluation } from './faithfulness.ts';
 import type { FaithfulnessMethod } from './methods.ts';
 import type { Removal } from './removal.ts';
 
-export const FAITHFULNESS_VERSION = 1;
+/** 2: intervals null where there is none, maps and base passes counted as run. */
+export const FAITHFULNESS_VERSION = 2;
 
 /** Said in every result and report, since it changes what the curves can show. */
 export const ROI_NOTE =
   "Only blocks outside the RoI are ranked and removed, as in explain: the RoI's own blocks are " +
   'never removed, so the fully removed image still holds the RoI as it was.';
 
-/** A curve's area over the images (or, for one image, over the removal's draws). */
+/**
+ * A curve's area over the images (or, for one image, over the removal's draws), with its 95%
+ * interval; null bounds where there is none (one image, one draw).
+ */
 export interface AreaSummary {
   readonly mean: number;
-  readonly low: number;
-  readonly high: number;
+  readonly low: number | null;
+  readonly high: number | null;
 }
+
+/** What the intervals are over: the images, one image's draws, or nothing (one draw). */
+export type IntervalSource = 'images' | 'draws' | 'none';
 
 export interface MethodSummary {
   readonly method: FaithfulnessMethod;
@@ -49,12 +56,13 @@ export interface FaithfulnessResult {
   readonly note: string;
   /**
    * What the summary's intervals are over: the images when there are two or more, otherwise
-   * the removal's draws on the one image.
+   * the removal's draws on the one image; none with one image and one draw (a removal that is
+   * not random, or `draws` 1), where the interval fields are null.
    */
-  readonly intervalOver: 'images' | 'draws';
+  readonly intervalOver: IntervalSource;
   readonly summary: readonly MethodSummary[];
   readonly images: readonly ImageEvaluation[];
-  /** Every forward pass: the methods' maps, the curves and each image's base. */
+  /** Every forward pass: each image's base, the methods' maps and the curves. */
   readonly forwardPasses: number;
   readonly seconds: number;
   /** False when interrupted: `images` then lists only what was finished. */
@@ -80,20 +88,13 @@ export function faithfulnessResult(header: {
   readonly complete: boolean;
 }): FaithfulnessResult {
   const { model, images } = header;
-  const intervalOver = images.length >= 2 ? 'images' : 'draws';
+  const draws = header.removal === 'patch' ? header.draws : 1;
+  const intervalOver: IntervalSource =
+    images.length >= 2 ? 'images' : draws >= 2 ? 'draws' : 'none';
   const summary = header.methods
     .map((method) => summariseMethod(method, images, intervalOver))
     .filter((entry) => entry.images > 0);
-  const forwardPasses = images.reduce(
-    (sum, image) =>
-      sum +
-      1 +
-      image.methods.reduce(
-        (passes, method) => passes + method.forwardPasses + image.curvePasses,
-        0,
-      ),
-    0,
-  );
+  const forwardPasses = images.reduce((sum, image) => sum + image.forwardPasses, 0);
   return {
     version: FAITHFULNESS_VERSION,
     kind: 'faithfulness',
@@ -108,7 +109,7 @@ export function faithfulnessResult(header: {
     backend: header.backend,
     block: { ...header.block },
     removal: header.removal,
-    draws: header.removal === 'patch' ? header.draws : 1,
+    draws,
     curves: [...header.curves],
     methods: [...header.methods],
     seed: header.seed,
@@ -127,18 +128,20 @@ export function faithfulnessResult(header: {
 function summariseMethod(
   method: FaithfulnessMethod,
   images: readonly ImageEvaluation[],
-  intervalOver: 'images' | 'draws',
+  intervalOver: IntervalSource,
 ): MethodSummary {
   const evaluations = images.flatMap((image) => image.methods.filter((m) => m.method === method));
   const area = (kind: CurveKind): AreaSummary | undefined => {
     const curves = evaluations.flatMap((evaluation) => evaluation[kind] ?? []);
     if (curves.length === 0) return undefined;
-    if (intervalOver === 'draws') {
+    if (intervalOver !== 'images') {
       const only = curves[0]!;
       return { mean: only.area, low: only.areaLow, high: only.areaHigh };
     }
     const tally = new EffectTally();
     for (const curve of curves) tally.add(1, curve.area, curve.area * curve.area);
+    // A method an interruption left with one image has no spread over images to show.
+    if (curves.length < 2) return { mean: tally.mean, low: null, high: null };
     const { low, high } = tally.interval();
     return { mean: tally.mean, low, high };
   };
@@ -153,4 +156,28 @@ function summariseMethod(
       evaluations.reduce((sum, evaluation) => sum + evaluation.forwardPasses, 0) /
       Math.max(evaluations.length, 1),
   };
+}
+
+/**
+ * An area as the CLI and the report print it: `mean [low, high]`, or the mean and why there is
+ * no interval (one deterministic draw, one draw of natural patches, one image).
+ *
+ * @example
+ * formatArea(result.summary[0]!.deletion, result); // '41.20 (no interval: one deterministic draw)'
+ */
+export function formatArea(
+  area: AreaSummary | undefined,
+  result: Pick<FaithfulnessResult, 'intervalOver' | 'removal'>,
+): string {
+  if (!area) return '-';
+  const mean = area.mean.toFixed(2);
+  if (area.low !== null && area.high !== null) {
+    return `${mean} [${area.low.toFixed(2)}, ${area.high.toFixed(2)}]`;
+  }
+  return `${mean} (no interval: ${noIntervalReason(result)})`;
+}
+
+function noIntervalReason(result: Pick<FaithfulnessResult, 'intervalOver' | 'removal'>): string {
+  if (result.intervalOver === 'images') return 'one image';
+  return result.removal === 'patch' ? 'one draw' : 'one deterministic draw';
 }
