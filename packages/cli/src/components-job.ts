@@ -1,26 +1,17 @@
 import path from 'node:path';
 import {
-  analyseComponents,
-  componentReportHtml,
+  componentFiles,
   componentTable,
-  cropImage,
-  ImageError,
-  ModelRunner,
-  naturalCrops,
-  preprocessingForChannels,
-  resizeBilinear,
-  resizeNearest,
-  SeededRandom,
-  toBinaryMask,
-  toPlanar,
+  runComponentAnalysis,
   type BackendChoice,
   type ComponentAnalysisResult,
   type ComponentGranularity,
   type ComponentIntervention,
   type Logger,
+  type NamedRaster,
 } from '@pdcr/core';
 import { nodeRuntimes, readImageFile } from '@pdcr/core/node';
-import type { Activation, PlanarImage, Preprocessing, Region } from '@pdcr/kernels';
+import type { Activation, Preprocessing, Region } from '@pdcr/kernels';
 import { chartLibrary, readModel } from './explain-job.ts';
 import { writeOutputs } from './output-files.ts';
 import { PassProgress } from './progress.ts';
@@ -56,127 +47,74 @@ export interface ComponentsJob {
   readonly signal?: AbortSignal;
 }
 
-function cropTo(image: PlanarImage, region: Region | undefined, name: string): PlanarImage {
-  if (!region) return image;
-  if (region.top + region.height > image.height || region.left + region.width > image.width) {
-    throw new ImageError(
-      name,
-      `is ${image.height}x${image.width}, too small for the crop ${Object.values(region).join(',')}; give a crop inside it`,
-    );
-  }
-  return cropImage(image, region);
-}
-
 /** Runs one component analysis and writes its outputs; returns the result and the files. */
 export async function runComponentsJob(
   job: ComponentsJob,
 ): Promise<{ result: ComponentAnalysisResult; files: string[] }> {
   const bytes = await readModel(job.model);
-  const raster = await readImageFile(job.image);
-  const maskRaster = job.mask ? await readImageFile(job.mask) : undefined;
-  if (maskRaster && (maskRaster.width !== raster.width || maskRaster.height !== raster.height)) {
-    throw new ImageError(
-      job.mask!,
-      `is ${maskRaster.height}x${maskRaster.width} but the image is ${raster.height}x${raster.width}; give the mask of this image`,
-    );
-  }
-  const analysed = job.crop ?? { top: 0, left: 0, height: raster.height, width: raster.width };
-  const model = await ModelRunner.load({
-    bytes,
-    name: job.model,
-    runtimes: nodeRuntimes(),
-    backend: job.backend,
-    imageSize: { height: analysed.height, width: analysed.width },
-    ...(job.size ? { size: job.size } : {}),
-    ...(job.channels ? { channels: job.channels } : {}),
-    ...(job.batch ? { maxBatchSize: job.batch } : {}),
-    logger: job.logger,
-  });
-  try {
-    const { channels, height, width } = model.input;
-    const whole = toPlanar(raster, channels);
-    const image = resizeBilinear(cropTo(whole, job.crop, job.image), height, width);
-    const mask = maskRaster
-      ? resizeNearest(cropTo(toBinaryMask(maskRaster), job.crop, job.mask!), height, width)
+  const image = { name: job.image, raster: await readImageFile(job.image) };
+  const mask = job.mask ? { name: job.mask, raster: await readImageFile(job.mask) } : undefined;
+  // Under `zero` no natural sample is taken, so the --natural-from images are not read.
+  const natural =
+    job.intervention !== 'zero' && job.naturalFrom?.length
+      ? await naturalSources(job, image)
       : undefined;
-    const naturalImages =
-      job.intervention === 'zero' ? [] : await naturalSamples(job, whole, analysed, model);
-    const activation = job.activation;
-    const classIndex = job.classIndex ?? (activation === 'softmax' ? 1 : 0);
 
-    const progress = new PassProgress(job.quiet);
-    const started = performance.now();
-    let result: ComponentAnalysisResult;
-    try {
-      result = await analyseComponents({
-        model,
-        modelBytes: bytes,
-        runtimes: nodeRuntimes(),
-        image,
-        ...(mask ? { mask } : {}),
-        roi: job.roi,
-        preprocessing: preprocessingForChannels(job.normalize, channels),
-        outcome: { activation, classIndex, binarize: job.binarize, metric: 'hardDice' },
-        ...(job.select !== undefined ? { select: job.select } : {}),
-        granularity: job.granularity,
-        intervention: job.intervention,
-        naturalImages,
-        ...(job.samples !== undefined ? { samples: job.samples } : {}),
-        ...(job.round !== undefined ? { round: job.round } : {}),
-        ...(job.threshold !== undefined ? { threshold: job.threshold } : {}),
-        seed: job.seed,
-        onProgress: (update) => progress.update(update, (performance.now() - started) / 1000),
-        ...(job.signal ? { signal: job.signal } : {}),
-      });
-    } finally {
-      progress.stop();
-    }
-    result = {
-      ...result,
-      model: { ...result.model, path: job.model },
-      image: { ...result.image, path: job.image },
-    };
-    const files = await writeOutputs(job.out, {
-      'result.json': `${JSON.stringify(result, null, 2)}\n`,
-      'components.txt': `${componentTable(result).join('\n')}\n`,
-      'report.html': componentReportHtml(result, await chartLibrary()),
+  const progress = new PassProgress(job.quiet);
+  const started = performance.now();
+  let result: ComponentAnalysisResult;
+  try {
+    result = await runComponentAnalysis({
+      model: { name: job.model, bytes },
+      image,
+      ...(mask ? { mask } : {}),
+      ...(job.crop ? { crop: job.crop } : {}),
+      roi: job.roi,
+      ...(job.select !== undefined ? { select: job.select } : {}),
+      granularity: job.granularity,
+      intervention: job.intervention,
+      ...natural,
+      naturalCount: job.naturalCount,
+      ...(job.samples !== undefined ? { samples: job.samples } : {}),
+      ...(job.round !== undefined ? { round: job.round } : {}),
+      ...(job.threshold !== undefined ? { threshold: job.threshold } : {}),
+      seed: job.seed,
+      backend: job.backend,
+      runtimes: nodeRuntimes(),
+      ...(job.channels ? { channels: job.channels } : {}),
+      ...(job.size ? { size: job.size } : {}),
+      normalize: job.normalize,
+      activation: job.activation,
+      ...(job.classIndex !== undefined ? { classIndex: job.classIndex } : {}),
+      binarize: job.binarize,
+      ...(job.batch ? { batch: job.batch } : {}),
+      logger: job.logger,
+      onProgress: (update) => progress.update(update, (performance.now() - started) / 1000),
+      ...(job.signal ? { signal: job.signal } : {}),
     });
-    return { result, files };
   } finally {
-    await model.release();
+    progress.stop();
   }
+  const files = await writeOutputs(job.out, componentFiles(result, await chartLibrary()));
+  return { result, files };
 }
 
 /**
- * Natural samples for resampling: crops of the analysed region's size from `--natural-from`
- * (default: the image itself), away from the analysed region where a source is that image,
- * resized to the model's input as the analysed crop is.
+ * The `--natural-from` images, read; the one that is the analysed image (by path) is named, so
+ * that the analysed crop is kept out of the samples taken from it.
  */
-async function naturalSamples(
+async function naturalSources(
   job: ComponentsJob,
-  whole: PlanarImage,
-  analysed: Region,
-  model: ModelRunner,
-): Promise<PlanarImage[]> {
-  const { channels, height, width } = model.input;
-  const files = job.naturalFrom && job.naturalFrom.length > 0 ? job.naturalFrom : [job.image];
-  const sources = await Promise.all(
-    files.map(async (file) =>
-      path.resolve(file) === path.resolve(job.image)
-        ? whole
-        : toPlanar(await readImageFile(file), channels),
+  image: NamedRaster,
+): Promise<{ naturalSources: NamedRaster[]; naturalSourceImageIndex?: number }> {
+  const files = job.naturalFrom ?? [];
+  const own = files.findIndex((file) => path.resolve(file) === path.resolve(job.image));
+  const naturalSources = await Promise.all(
+    files.map(async (file, index) =>
+      index === own ? image : { name: file, raster: await readImageFile(file) },
     ),
   );
-  const own = files.findIndex((file) => path.resolve(file) === path.resolve(job.image));
-  const crops = naturalCrops(
-    sources,
-    job.naturalCount,
-    analysed.height,
-    analysed.width,
-    new SeededRandom(job.seed).fork('natural samples'),
-    own >= 0 ? { source: own, region: analysed } : undefined,
-  );
-  return crops.map((crop) => resizeBilinear(crop, height, width));
+  return { naturalSources, ...(own >= 0 ? { naturalSourceImageIndex: own } : {}) };
 }
 
 /** What `pdcr components` prints: the ranking, the base score, the cost. */

@@ -1,12 +1,16 @@
-// Runs explanations off the page's thread: the model, the kernels and the estimator live here,
-// and the page gets progress, the running map and finally the result and its files.
+// Runs explanations and component analyses off the page's thread: the model, the kernels and the
+// estimator live here, and the page gets progress, the running map and finally the result and
+// its files.
 import {
   browserRuntimes,
+  componentFiles,
   explanationFiles,
   Logger,
   PdcrError,
+  runComponentAnalysis,
   runExplanation,
-  type ExplanationJob,
+  type EstimationProgress,
+  type ModelRunner,
 } from '@pdcr/core';
 import { KernelInputError } from '@pdcr/kernels';
 // Chart.js's UMD build as text, inlined into the downloadable report (the package's exports do
@@ -14,7 +18,7 @@ import { KernelInputError } from '@pdcr/kernels';
 import chartSource from '../node_modules/chart.js/dist/chart.umd.min.js?raw';
 import ortMjs from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
-import type { FromWorker, RunRequest, ToWorker } from './protocol.ts';
+import type { ComponentsRequest, FromWorker, RunRequest, ToWorker } from './protocol.ts';
 
 const runtimes = browserRuntimes({ wasm: ortWasm, mjs: ortMjs });
 let running: AbortController | null = null;
@@ -29,13 +33,25 @@ function describe(error: unknown): string {
   return `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
 }
 
-async function run(request: RunRequest): Promise<void> {
+/** What a run of either kind gets from the worker: the runtimes, a logger, progress, cancelling. */
+interface RunHooks {
+  readonly runtimes: typeof runtimes;
+  readonly logger: Logger;
+  readonly onModel: (model: ModelRunner) => void;
+  readonly onProgress: (progress: EstimationProgress) => void;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Runs `work` as the one run in progress: it can be cancelled, and a lost GPU device stops it
+ * and is reported as such; `work` returns the message that ends a run that succeeds.
+ */
+async function runOne(work: (hooks: RunHooks) => Promise<FromWorker>): Promise<void> {
   const controller = new AbortController();
   running = controller;
   let deviceLost: string | null = null;
   const started = performance.now();
-  const job: ExplanationJob = {
-    ...request,
+  const hooks: RunHooks = {
     runtimes,
     logger: new Logger('warn'),
     onModel: (model) => {
@@ -50,17 +66,12 @@ async function run(request: RunRequest): Promise<void> {
     },
     onProgress: (progress) =>
       post({ type: 'progress', progress, seconds: (performance.now() - started) / 1000 }),
-    onEffects: (effects) => post({ type: 'effects', effects }),
     signal: controller.signal,
   };
   try {
-    const explanation = await runExplanation(job);
+    const done = await work(hooks);
     if (deviceLost !== null) throw new Error(deviceLost);
-    post({
-      type: 'done',
-      result: explanation.result,
-      files: explanationFiles(explanation, chartSource),
-    });
+    post(done);
   } catch (error) {
     post(
       deviceLost === null
@@ -76,8 +87,31 @@ async function run(request: RunRequest): Promise<void> {
   }
 }
 
+function explainRun(request: RunRequest): Promise<void> {
+  return runOne(async (hooks) => {
+    const explanation = await runExplanation({
+      ...request,
+      ...hooks,
+      onEffects: (effects) => post({ type: 'effects', effects }),
+    });
+    return {
+      type: 'done',
+      result: explanation.result,
+      files: explanationFiles(explanation, chartSource),
+    };
+  });
+}
+
+function componentsRun(request: ComponentsRequest): Promise<void> {
+  return runOne(async (hooks) => {
+    const result = await runComponentAnalysis({ ...request, ...hooks });
+    return { type: 'components-done', result, files: componentFiles(result, chartSource) };
+  });
+}
+
 onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (message.type === 'cancel') running?.abort();
-  else void run(message.request);
+  else if (message.type === 'components') void componentsRun(message.request);
+  else void explainRun(message.request);
 };

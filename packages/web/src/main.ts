@@ -1,5 +1,5 @@
-// The page: inputs and options on the left, the image with its RoI and the map on the right. The
-// explanation itself runs in a worker (explain-worker.ts).
+// The page: inputs and options on the left, the image with its RoI and the map (or the ranking of
+// the network's components) on the right. The runs themselves go in a worker (explain-worker.ts).
 import {
   cropImage,
   parseBlock,
@@ -14,7 +14,9 @@ import {
   type Preset,
 } from '@pdcr/core';
 import type { Activation, PlanarImage } from '@pdcr/kernels';
+import { ComponentTable, componentOptions, componentSummary } from './components-view.ts';
 import { checkDevice, type DeviceReport } from './device-check.ts';
+import { element, errorText, field, numberField, optional, parsed } from './fields.ts';
 import {
   DEMO_SETTINGS,
   demoInputs,
@@ -26,15 +28,13 @@ import {
   type Inputs,
 } from './inputs.ts';
 import { MapView } from './map-view.ts';
-import type { FromWorker, RunRequest } from './protocol.ts';
-
-const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const field = (id: string) => element<HTMLInputElement | HTMLSelectElement>(id);
+import type { FromWorker, RunRequest, SharedRequest, ToWorker } from './protocol.ts';
 
 const message = element<HTMLParagraphElement>('message');
 const runStatus = element<HTMLParagraphElement>('run-status');
 const progressBar = element<HTMLProgressElement>('progress');
 const runButton = element<HTMLButtonElement>('run');
+const componentsButton = element<HTMLButtonElement>('run-components');
 const cancelButton = element<HTMLButtonElement>('cancel');
 const downloads = element<HTMLDivElement>('downloads');
 
@@ -50,11 +50,13 @@ const view = new MapView(
   element('tooltip'),
   (roi) => (field('opt-roi').value = `${roi.top},${roi.left},${roi.height},${roi.width}`),
 );
+const componentTable = new ComponentTable(element('component-table'));
 
 /** Sets the page's state for people (the status line) and for tests (`body[data-state]`). */
 function setState(state: 'loading' | 'ready' | 'running' | 'done' | 'cancelled' | 'failed') {
   document.body.dataset['state'] = state;
   runButton.disabled = state === 'running' || state === 'loading';
+  componentsButton.disabled = runButton.disabled;
   cancelButton.disabled = state !== 'running';
 }
 
@@ -66,36 +68,6 @@ function showError(text: string): void {
 function clearError(): void {
   message.hidden = true;
   message.textContent = '';
-}
-
-/** The message of a refused input: the core's errors already name the input. */
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function optional(id: string): string | undefined {
-  const value = field(id).value.trim();
-  return value === '' ? undefined : value;
-}
-
-function numberField(id: string, label: string, whole: boolean, min: number): number | undefined {
-  const text = optional(id);
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < min || (whole && !Number.isInteger(value))) {
-    throw new RangeError(
-      `${label}: give ${whole ? 'a whole number' : 'a number'} of at least ${min}`,
-    );
-  }
-  return value;
-}
-
-function parsed<T>(label: string, parse: (text: string) => T, text: string): T {
-  try {
-    return parse(text);
-  } catch (error) {
-    throw new RangeError(`${label}: ${errorText(error)}`);
-  }
 }
 
 /** The image as the model will see it (crop, channels, size): what the RoI is drawn on. */
@@ -144,6 +116,7 @@ function showInputs(): void {
     (mask ? `; mask ${mask.name}` : '; no mask: the model’s own prediction is the reference') +
     (patches ? `; ${patches.length} patch images` : '; patches cut from the image');
   element('model-info').textContent = describeModel(model);
+  componentTable.clear();
   refreshView();
 }
 
@@ -159,7 +132,7 @@ async function useDemo(): Promise<void> {
     applySettings(DEMO_SETTINGS);
     clearError();
     showInputs();
-    runStatus.textContent = 'Demo ready: press Explain.';
+    runStatus.textContent = 'Demo ready: press Explain, or Rank components.';
   } catch (error) {
     showError(`The demo could not be loaded: ${errorText(error)}`);
   }
@@ -204,14 +177,12 @@ async function takeFiles(files: readonly File[], forced?: 'model' | 'image' | 'm
   showInputs();
 }
 
-function request(current: Inputs): RunRequest {
+/** The inputs and the fields both kinds of run read: how the model sees the image, RoI, seed. */
+function sharedRequest(current: Inputs): SharedRequest {
   const cropText = optional('opt-crop');
   const sizeText = optional('opt-size');
   const channels = optional('opt-channels');
   const classIndex = numberField('opt-class', 'class', true, 0);
-  const samples = numberField('opt-samples', 'samples', true, 1);
-  const screen = numberField('opt-screen', 'screen', true, 1);
-  const threshold = numberField('opt-threshold', 'threshold', false, 0);
   const batch = numberField('opt-batch', 'batch', true, 1);
   return {
     model: { name: current.model.name, bytes: current.model.bytes },
@@ -219,13 +190,6 @@ function request(current: Inputs): RunRequest {
     ...(current.mask ? { mask: current.mask } : {}),
     ...(cropText ? { crop: parsed('crop', parseRegion, cropText) } : {}),
     roi: parsed('RoI', parseRegion, optional('opt-roi') ?? ''),
-    block: parsed('block', parseBlock, optional('opt-block') ?? ''),
-    ...(current.patches ? { patchImages: current.patches } : {}),
-    patchCount: numberField('opt-patch-count', 'patches to cut', true, 1) ?? 1000,
-    preset: field('opt-preset').value as Preset,
-    ...(samples !== undefined ? { samples } : {}),
-    ...(screen !== undefined ? { screen } : {}),
-    ...(threshold !== undefined ? { threshold } : {}),
     seed: numberField('opt-seed', 'seed', true, 0) ?? 0,
     backend: field('opt-backend').value as BackendChoice,
     ...(channels ? { channels: Number(channels) } : {}),
@@ -234,8 +198,24 @@ function request(current: Inputs): RunRequest {
     activation: field('opt-activation').value as Activation,
     ...(classIndex !== undefined ? { classIndex } : {}),
     binarize: numberField('opt-binarize', 'binarise', false, 0) ?? 0.5,
-    ...(element<HTMLInputElement>('opt-freeze').checked ? { freezeStats: true } : {}),
     ...(batch !== undefined ? { batch } : {}),
+  };
+}
+
+function explainRequest(current: Inputs): RunRequest {
+  const samples = numberField('opt-samples', 'samples', true, 1);
+  const screen = numberField('opt-screen', 'screen', true, 1);
+  const threshold = numberField('opt-threshold', 'threshold', false, 0);
+  return {
+    ...sharedRequest(current),
+    block: parsed('block', parseBlock, optional('opt-block') ?? ''),
+    ...(current.patches ? { patchImages: current.patches } : {}),
+    patchCount: numberField('opt-patch-count', 'patches to cut', true, 1) ?? 1000,
+    preset: field('opt-preset').value as Preset,
+    ...(samples !== undefined ? { samples } : {}),
+    ...(screen !== undefined ? { screen } : {}),
+    ...(threshold !== undefined ? { threshold } : {}),
+    ...(element<HTMLInputElement>('opt-freeze').checked ? { freezeStats: true } : {}),
   };
 }
 
@@ -310,6 +290,13 @@ function onWorkerMessage(event: MessageEvent<FromWorker>): void {
     case 'done':
       finish(data.result, data.files);
       break;
+    case 'components-done':
+      componentTable.show(data.result);
+      showDownloads(data.files);
+      runStatus.textContent = componentSummary(data.result);
+      progressBar.value = data.result.complete ? 1 : progressBar.value;
+      setState(data.result.complete ? 'done' : 'cancelled');
+      break;
     case 'failed':
       showError(data.message);
       runStatus.textContent = data.deviceLost
@@ -338,30 +325,36 @@ function explainerWorker(): Worker {
   return worker;
 }
 
-function run(): void {
+/** Starts an explanation, or a component analysis; the page shows one result at a time. */
+function run(kind: 'explain' | 'components'): void {
   if (!inputs) return;
   clearError();
-  let job: RunRequest;
+  let message: ToWorker;
   try {
-    job = request(inputs);
+    message =
+      kind === 'explain'
+        ? { type: 'run', request: explainRequest(inputs) }
+        : { type: 'components', request: { ...sharedRequest(inputs), ...componentOptions() } };
   } catch (error) {
     showError(errorText(error));
     return;
   }
   view.clearMap();
-  view.setRoi(job.roi);
+  view.setRoi(message.request.roi);
+  componentTable.clear();
   downloads.replaceChildren();
   progressBar.value = 0;
   backend = null;
   runStatus.textContent = 'Loading the model…';
   setState('running');
-  explainerWorker().postMessage({ type: 'run', request: job });
+  explainerWorker().postMessage(message);
 }
 
 element('options').addEventListener('submit', (event) => {
   event.preventDefault();
-  run();
+  run('explain');
 });
+componentsButton.addEventListener('click', () => run('components'));
 cancelButton.addEventListener('click', () => {
   worker?.postMessage({ type: 'cancel' });
   runStatus.textContent = 'Cancelling after the current batch…';

@@ -1,8 +1,12 @@
-// The messages between the page and the worker that runs explanations, so that the page stays
-// responsive while the model runs and a run can be cancelled between batches.
+// The messages between the page and the worker that runs explanations and component analyses,
+// so that the page stays responsive while the model runs and a run can be cancelled between
+// batches.
 import type {
   Backend,
   BackendChoice,
+  ComponentAnalysisResult,
+  ComponentGranularity,
+  ComponentIntervention,
   EstimationProgress,
   ExplanationResult,
   NamedRaster,
@@ -11,20 +15,13 @@ import type {
 } from '@pdcr/core';
 import type { Activation, Preprocessing, Region } from '@pdcr/kernels';
 
-/** An explanation as the page asks for it: the job's inputs, all of them clonable. */
-export interface RunRequest {
+/** What both kinds of run take: the inputs, and how the model sees them. */
+export interface SharedRequest {
   readonly model: { readonly name: string; readonly bytes: Uint8Array };
   readonly image: NamedRaster;
   readonly mask?: NamedRaster;
   readonly crop?: Region;
   readonly roi: Region;
-  readonly block: { readonly height: number; readonly width: number };
-  readonly patchImages?: readonly NamedRaster[];
-  readonly patchCount: number;
-  readonly preset: Preset;
-  readonly samples?: number;
-  readonly screen?: number;
-  readonly threshold?: number;
   readonly seed: number;
   readonly backend: BackendChoice;
   readonly channels?: number;
@@ -33,12 +30,33 @@ export interface RunRequest {
   readonly activation: Activation;
   readonly classIndex?: number;
   readonly binarize: number;
-  readonly freezeStats?: boolean;
   readonly batch?: number;
 }
 
+/** An explanation as the page asks for it: the job's inputs, all of them clonable. */
+export interface RunRequest extends SharedRequest {
+  readonly block: { readonly height: number; readonly width: number };
+  readonly patchImages?: readonly NamedRaster[];
+  readonly patchCount: number;
+  readonly preset: Preset;
+  readonly samples?: number;
+  readonly screen?: number;
+  readonly threshold?: number;
+  readonly freezeStats?: boolean;
+}
+
+/** A component analysis as the page asks for it; natural samples come from the image itself. */
+export interface ComponentsRequest extends SharedRequest {
+  readonly select?: string;
+  readonly granularity: ComponentGranularity;
+  readonly intervention: ComponentIntervention;
+  readonly naturalCount: number;
+}
+
 export type ToWorker =
-  { readonly type: 'run'; readonly request: RunRequest } | { readonly type: 'cancel' };
+  | { readonly type: 'run'; readonly request: RunRequest }
+  | { readonly type: 'components'; readonly request: ComponentsRequest }
+  | { readonly type: 'cancel' };
 
 export type FromWorker =
   | { readonly type: 'started'; readonly backend: Backend; readonly batchSize: number }
@@ -48,5 +66,10 @@ export type FromWorker =
       readonly type: 'done';
       readonly result: ExplanationResult;
       readonly files: Record<string, Uint8Array | string>;
+    }
+  | {
+      readonly type: 'components-done';
+      readonly result: ComponentAnalysisResult;
+      readonly files: Record<string, string>;
     }
   | { readonly type: 'failed'; readonly message: string; readonly deviceLost: boolean };

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'puppeteer-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExplanationResult } from '@pdcr/core';
+import type { ComponentAnalysisResult, ExplanationResult } from '@pdcr/core';
 import {
   chromiumMissing,
   collectPageErrors,
@@ -35,6 +35,20 @@ const SMALL = {
   samples: '3',
   screen: '2',
   seed: '3',
+} as const;
+
+/**
+ * The component analysis on the same crop and RoI: the first encoder block's three tensors, each
+ * replaced by its mean over the natural crops (one pass per component).
+ */
+const COMPONENTS = {
+  crop: SMALL.crop,
+  roi: SMALL.roi,
+  seed: SMALL.seed,
+  select: 'encoders\\.0',
+  granularity: 'tensor',
+  intervention: 'mean',
+  'natural-count': '16',
 } as const;
 
 const TYPES: Record<string, string> = {
@@ -108,8 +122,6 @@ function colouredPixels(page: Page): Promise<number> {
 /** `pdcr explain` on the same inputs as the page's small demo run. */
 function cliExplain(out: string, backend: string): Promise<string> {
   const args = [
-    'tools/run-ts.mjs',
-    'packages/cli/src/main.ts',
     'explain',
     ...['--model', 'data/nuclei-unet/unet2d-nuclei-broad.onnx'],
     ...['--image', 'data/dsb2018/img2d.tif', '--mask', 'data/dsb2018/mask2d.tif'],
@@ -118,21 +130,44 @@ function cliExplain(out: string, backend: string): Promise<string> {
     ...['--seed', SMALL.seed, '--size', 'image', '--normalize', 'zscore'],
     ...['--activation', 'sigmoid', '--backend', backend, '--out', out, '--quiet'],
   ];
+  return runCli(args, out);
+}
+
+/** Runs the CLI from the repository's sources; the result.json it wrote into `out`. */
+function runCli(args: readonly string[], out: string): Promise<string> {
+  const command = ['tools/run-ts.mjs', 'packages/cli/src/main.ts', ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: repository, stdio: 'pipe' });
+    const child = spawn(process.execPath, command, { cwd: repository, stdio: 'pipe' });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) =>
       code === 0
         ? resolve(path.join(out, 'result.json'))
-        : reject(new Error(`pdcr explain exited ${code}: ${stderr}`)),
+        : reject(new Error(`pdcr ${args[0]} exited ${code}: ${stderr}`)),
     );
   });
 }
 
+/** `pdcr components` on the same inputs as the page's component run. */
+function cliComponents(out: string, backend: string): Promise<string> {
+  return runCli(
+    [
+      'components',
+      ...['--model', 'data/nuclei-unet/unet2d-nuclei-broad.onnx'],
+      ...['--image', 'data/dsb2018/img2d.tif', '--mask', 'data/dsb2018/mask2d.tif'],
+      ...['--crop', COMPONENTS.crop, '--roi', COMPONENTS.roi, '--select', COMPONENTS.select],
+      ...['--granularity', COMPONENTS.granularity, '--intervention', COMPONENTS.intervention],
+      ...['--natural-count', COMPONENTS['natural-count'], '--seed', COMPONENTS.seed],
+      ...['--size', 'image', '--normalize', 'zscore', '--activation', 'sigmoid'],
+      ...['--backend', backend, '--out', out, '--quiet'],
+    ],
+    out,
+  );
+}
+
 /** A result without what differs between any two runs (timings) or tools (file paths). */
-function comparable(result: ExplanationResult) {
+function comparable<T extends ExplanationResult | ComponentAnalysisResult>(result: T) {
   return {
     ...result,
     seconds: 0,
@@ -210,7 +245,9 @@ describe('the page, built for production, in headless Chromium', () => {
     const wasm = await explainOnPage(page, 'wasm');
     const wasmRate = await page.evaluate(() => document.body.dataset['passesPerSecond']);
     expect(wasm.backend).toBe('wasm');
-    // Hovering the top-left block shows its ATE, interval and sample count.
+    // Hovering the top-left block shows its ATE, interval and sample count. Pressing Explain
+    // scrolled the form's end into view; the map is brought back into it first.
+    await page.$eval('#map-canvas', (element) => element.scrollIntoView({ block: 'center' }));
     const box = (await (await page.$('#map-canvas'))!.boundingBox())!;
     await page.mouse.move(box.x + box.width / 8, box.y + box.height / 8);
     const first = wasm.blocks[0]!;
@@ -267,4 +304,61 @@ describe('the page, built for production, in headless Chromium', () => {
       await rm(path.dirname(bad), { recursive: true, force: true });
     }
   }, 300_000);
+
+  it('ranks the components of the demo on wasm in a table, as pdcr components does', async (context) => {
+    skipWithoutChromium(context);
+    await setOptions(page, { ...COMPONENTS, backend: 'wasm' });
+    await page.click('#run-components');
+    // The table is emptied when the run starts and filled when it is done.
+    await page.waitForSelector(
+      'body[data-state="failed"], body[data-state="done"] #component-table:not([hidden])',
+      { timeout: 300_000 },
+    );
+    expect(await page.$eval('#message', (element) => element.textContent)).toBe('');
+    const download = (id: string) =>
+      page.$eval(`#${id}`, async (link) => (await fetch((link as HTMLAnchorElement).href)).text());
+    const result = JSON.parse(await download('download-result-json')) as ComponentAnalysisResult;
+    expect(result.kind).toBe('components');
+    expect(result.backend).toBe('wasm');
+    expect(result.complete).toBe(true);
+    expect(result.components.length).toBeGreaterThan(0);
+    for (const effect of result.components) expect(effect.tensor).toMatch(/encoders\.0/);
+
+    // The table lists every component, in the order of the ranking.
+    const rows = await page.$$eval('#component-table tbody tr', (elements) =>
+      elements.map((row) =>
+        Array.from((row as HTMLTableRowElement).cells, (cell) => cell.textContent),
+      ),
+    );
+    const fixed = (value: number) => value.toFixed(3);
+    expect(rows).toEqual(
+      result.components.map((effect, index) => [
+        String(index + 1),
+        effect.component,
+        effect.operator,
+        fixed(effect.ate),
+        `[${fixed(effect.ciLow)}, ${fixed(effect.ciHigh)}]`,
+        String(effect.n),
+        effect.significant ? 'yes' : 'no',
+      ]),
+    );
+    const table = await download('download-components-txt');
+    for (const effect of result.components) expect(table).toContain(effect.component);
+    const report = await download('download-report-html');
+    expect(report).toContain('<h2>Ranking</h2>');
+    for (const effect of result.components) expect(report).toContain(effect.component);
+    await page.screenshot({
+      path: path.join(screenshotDir, 'page-components.png'),
+      fullPage: true,
+    });
+
+    const out = await mkdtemp(path.join(tmpdir(), 'pdcr-web-cli-components-'));
+    try {
+      const cli = JSON.parse(await readFile(await cliComponents(out, 'wasm'), 'utf8'));
+      expect(comparable(result)).toEqual(comparable(cli as ComponentAnalysisResult));
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+    expect(errors).toEqual([]);
+  }, 400_000);
 });

@@ -11,6 +11,7 @@ export {
   interventionInputs,
   type CandidateTensor,
 } from './graph.ts';
+export { componentFiles, runComponentAnalysis, type ComponentAnalysisJob } from './job.ts';
 export { modelInput, naturalCrops } from './natural.ts';
 export {
   COMPONENT_OPTIMIZATION_LEVEL,
