@@ -28,6 +28,7 @@ import {
 } from './estimation/paper.ts';
 import { estimateZero } from './estimation/zero.ts';
 import { estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
+import { StatisticsRoute } from './estimation/statistics-route.ts';
 import { patchStrata, zeroPatchBank } from './patch-banks.ts';
 import { SeededRandom } from './random.ts';
 import { RESULT_VERSION, type BlockEffect, type ExplanationResult } from './result.ts';
@@ -79,6 +80,13 @@ export interface ExplainOptions {
   readonly screenDraws?: number;
   /** fast: skip the exact-zero pruning by group tests. */
   readonly noPruning?: boolean;
+  /**
+   * fast, under live per-image z-score: find the blocks beyond the receptive field by pruning
+   * on frozen statistics, and score their draws from the intervened image's statistics, running
+   * the model only for draws it cannot infer (estimation/statistics-route.ts). Default on; off,
+   * every draw of every block is run.
+   */
+  readonly statisticsRoute?: boolean;
   /**
    * fast: strata the patch bank is split into by brightness, each drawn from equally in every
    * round (1: none); must divide `round`.
@@ -156,16 +164,34 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
   // group tests run on kernel-written batches; under fixed normalisation the two differ in the
   // last bit, so pruning falls back there and costs passes (never a wrong map). Comparing with
   // an untouched sample in each pruning batch would fix it.
+  // Under live z-score every block reaches the RoI through the image's statistics, so pruning
+  // runs on frozen statistics: what it clears is beyond the receptive field, and is scored
+  // through the statistics route rather than zeroed.
+  const routeStatistics =
+    preset === 'fast' &&
+    !options.noPruning &&
+    (options.statisticsRoute ?? true) &&
+    source.preprocessing.kind === 'zscore';
   let pruningEvaluator: BatchEvaluator | undefined;
+  let statisticsRoute: StatisticsRoute | undefined;
   try {
-    pruningEvaluator =
-      preset === 'fast' && !options.noPruning
-        ? await createEvaluator(model, source, {
-            ...spec,
-            metric: 'maxAbsDifference',
-            reference: baseOutput!,
-          })
-        : undefined;
+    if (preset === 'fast' && !options.noPruning) {
+      const pruningSource = routeStatistics
+        ? { ...source, preprocessing: frozenStatistics(source.preprocessing, image) }
+        : source;
+      pruningEvaluator = await createEvaluator(model, pruningSource, {
+        ...spec,
+        metric: 'maxAbsDifference',
+        reference: routeStatistics ? await baseActivatedRoi(options, pruningSource) : baseOutput!,
+      });
+    }
+    if (routeStatistics) {
+      statisticsRoute = new StatisticsRoute({
+        evaluator,
+        source,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    }
   } catch (error) {
     await evaluator.dispose();
     throw error;
@@ -189,6 +215,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
           : await estimateFast({
               ...common,
               ...(pruningEvaluator ? { pruningEvaluator } : {}),
+              ...(statisticsRoute ? { statisticsRoute } : {}),
               patchCount: patchBank.count,
               round,
               ...(strataCount > 1 ? { patchStrata: patchStrata(patchBank, strataCount) } : {}),
@@ -233,7 +260,10 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       },
       baseScore,
       forwardPasses:
-        evaluator.forwardPasses + (pruningEvaluator?.forwardPasses ?? 0) + (baseOutput ? 1 : 0),
+        evaluator.forwardPasses +
+        (pruningEvaluator?.forwardPasses ?? 0) +
+        (baseOutput ? 1 : 0) +
+        (routeStatistics ? 1 : 0),
       modelSeconds: evaluator.modelSeconds + (pruningEvaluator?.modelSeconds ?? 0),
       seconds: (performance.now() - started) / 1000,
       complete,

@@ -83,12 +83,14 @@ describe('the fast preset', () => {
   });
 
   it('falls back after a few passes on a model whose every output depends on every block, and still maps it right', async () => {
-    // Per-image z-score: every block moves the statistics, so every group test changes the RoI's raw output.
+    // Per-image z-score, without the statistics route: every block moves the statistics, so
+    // every group test changes the RoI's raw output.
     const result = await withModel((model) =>
       explain(
         options(model, {
           preprocessing: { kind: 'zscore', epsilon: 1e-6 },
           outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
+          statisticsRoute: false,
         }),
       ),
     );
@@ -102,6 +104,22 @@ describe('the fast preset', () => {
     const screened = result.blocks.filter((block) => block.n === screenDraws && block.ate === 0);
     expect(screened.length).toBeGreaterThanOrEqual(28 - 8);
     expect(result.forwardPasses).toBeLessThanOrEqual(1 + 30 + 9 * screenDraws + 8 * maxDraws);
+  });
+
+  it('under per-image z-score, samples the blocks out of reach through the statistics route', async () => {
+    const zscore = { kind: 'zscore', epsilon: 1e-6 } as const;
+    const routed = await withModel((model) => explain(options(model, { preprocessing: zscore })));
+    expect(significantBlocks(routed.blocks)).toEqual([
+      [helper.top, helper.left],
+      [hinderer.top, hinderer.left],
+    ]);
+    // The 26 blocks beyond the step model's two regions are found on frozen statistics and
+    // sampled, not zeroed: they reach the RoI through the statistics, here without an effect.
+    const reachedThroughStatistics = routed.blocks.filter(
+      (block) => block.n > 0 && block.ate === 0 && !block.significant,
+    );
+    expect(reachedThroughStatistics).toHaveLength(26);
+    expect(routed.parameters.preprocessing).toBe('zscore');
   });
 
   it.for([

@@ -131,7 +131,8 @@ export function scoreSample(spec: OutcomeSpec, modelOutput: Float32Array, sample
       } else if (metric === 'meanValue') {
         overlap += value;
       } else {
-        largest = Math.max(largest, Math.abs(value - truth));
+        // In float32, as the reference was stored: the same output must differ by exactly 0.
+        largest = Math.max(largest, Math.abs(Math.fround(value) - truth));
       }
     }
   }

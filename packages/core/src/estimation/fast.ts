@@ -14,6 +14,7 @@ import {
 import { pruneExactZeros } from './pruning.ts';
 import { screenGroups } from './screening.ts';
 import { sampleSequentially } from './sequential.ts';
+import type { StatisticsRoute } from './statistics-route.ts';
 
 export { benjaminiHochberg } from './sequential.ts';
 
@@ -47,6 +48,13 @@ export interface FastEstimation {
   readonly evaluator: BatchEvaluator;
   /** Scores the RoI's largest raw change, for exact-zero pruning; absent: no pruning. */
   readonly pruningEvaluator?: BatchEvaluator;
+  /**
+   * Under per-image z-score: `pruningEvaluator` then normalises by the untouched image's
+   * statistics, so the blocks it clears are those beyond the receptive field, which reach the
+   * RoI through the image's statistics alone; they are sampled like the others, but their draws
+   * are scored through this route, most of them without a pass of their own.
+   */
+  readonly statisticsRoute?: StatisticsRoute;
   readonly grid: BlockGrid;
   readonly roi: Region;
   readonly patchCount: number;
@@ -85,6 +93,8 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
 
   let sampled = candidates;
   const pruned = new Set<number>();
+  // Blocks beyond the receptive field, scored through the statistics route.
+  const far = new Set<number>();
   // Without exact-zero pruning to clear the blocks out of reach, groups are screened instead.
   let screenGroupsToo = true;
   if (options.pruningEvaluator) {
@@ -101,8 +111,12 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
       },
       candidates,
     );
-    for (const block of pruning.pruned) pruned.add(block);
-    sampled = candidates.filter((block) => !pruned.has(block));
+    if (options.statisticsRoute) {
+      for (const block of pruning.pruned) far.add(block);
+    } else {
+      for (const block of pruning.pruned) pruned.add(block);
+      sampled = candidates.filter((block) => !pruned.has(block));
+    }
     screenGroupsToo = pruning.fellBack;
   }
 
@@ -138,17 +152,30 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
       planned = done + passesLeft;
     },
     runRound: async (active, patches, tallies, strata) => {
-      const draws = active.flatMap((block) =>
-        patches.map((patch, i) => ({ block, patch, stratum: strata[i]! })),
-      );
+      const drawsOf = (blocks: readonly number[]) =>
+        blocks.flatMap((block) =>
+          patches.map((patch, i) => ({ block, patch, stratum: strata[i]! })),
+        );
+      const near = drawsOf(active.filter((block) => !far.has(block)));
       const run = await runDraws(
         options,
-        draws,
+        near,
         tallies,
         () => {},
         (count) => report('estimate', count),
       );
-      return run === draws.length;
+      if (run < near.length) return false;
+      const route = options.statisticsRoute;
+      const farDraws = drawsOf(active.filter((block) => far.has(block)));
+      if (!route || farDraws.length === 0) return true;
+      const scores = await route.score(farDraws, (count) => report('estimate', count));
+      if (!scores) return false;
+      const base = Math.fround(options.evaluator.baseScore);
+      farDraws.forEach((draw, i) => {
+        const effect = Math.fround(scores[i]! - base);
+        tallies.get(draw.block)!.add(1, effect, effect * effect, draw.stratum);
+      });
+      return true;
     },
   });
 

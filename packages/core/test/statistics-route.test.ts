@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BlockGrid,
+  InterventionPlan,
+  NO_TARGET,
+  type InterventionSource,
+  type OutcomeSpec,
+  type PatchBank,
+  type PlanarImage,
+} from '@pdcr/kernels';
+import {
+  CpuEvaluator,
+  explain,
+  Logger,
+  ModelRunner,
+  outsideRoi,
+  SeededRandom,
+} from '../src/index.ts';
+import { StatisticsRoute } from '../src/estimation/statistics-route.ts';
+import { nodeRuntimes } from '../src/node/index.ts';
+import { GraphBuilder } from './onnx-builder.ts';
+
+// A model that sees one pixel at a time: its output is the normalised input less 0.5, so a
+// pixel of the RoI is foreground when it lies more than half a standard deviation above the
+// image's mean. Under per-image z-score every block outside the RoI reaches it through the
+// mean and the standard deviation alone, and draws that move them flip pixels of the RoI.
+const HEIGHT = 40;
+const WIDTH = 48;
+const BLOCK = 8;
+const ROI = { top: 16, left: 16, height: 8, width: 16 };
+const ZSCORE = { kind: 'zscore', epsilon: 1e-6 } as const;
+
+function pixelModel(): Uint8Array {
+  const graph = new GraphBuilder();
+  const output = graph.node('Sub', ['image', graph.floats([0.5], [1])]);
+  const size = { channels: 1, height: HEIGHT, width: WIDTH };
+  return graph.build(output, size, size);
+}
+
+function randomImage(random: SeededRandom): PlanarImage {
+  const data = new Float32Array(HEIGHT * WIDTH).map(() => random.integer(1000) / 1000);
+  return { channels: 1, height: HEIGHT, width: WIDTH, data };
+}
+
+/** Patches of values in [low, 1). */
+function randomBank(random: SeededRandom, count: number, low = 0): PatchBank {
+  const data = new Float32Array(count * BLOCK * BLOCK).map(
+    () => low + ((1 - low) * random.integer(1000)) / 1000,
+  );
+  return { count, channels: 1, height: BLOCK, width: BLOCK, data };
+}
+
+async function withModel<T>(run: (model: ModelRunner) => Promise<T>): Promise<T> {
+  const model = await ModelRunner.load({
+    bytes: pixelModel(),
+    name: 'pixel.onnx',
+    runtimes: nodeRuntimes(),
+    backend: 'cpu',
+    imageSize: { height: HEIGHT, width: WIDTH },
+    maxBatchSize: 64,
+    logger: new Logger('silent'),
+  });
+  try {
+    return await run(model);
+  } finally {
+    await model.release();
+  }
+}
+
+describe('the statistics route', () => {
+  it('scores draws on blocks beyond the receptive field as running them does, running few', async () => {
+    const random = new SeededRandom(7);
+    const image = randomImage(random);
+    const patchBank = randomBank(random, 200);
+    const grid = new BlockGrid(HEIGHT, WIDTH, BLOCK, BLOCK);
+    const source: InterventionSource = { image, patchBank, grid, preprocessing: ZSCORE };
+    const spec: OutcomeSpec = {
+      classes: 1,
+      height: HEIGHT,
+      width: WIDTH,
+      roi: ROI,
+      classIndex: 0,
+      activation: 'none',
+      metric: 'hardDice',
+      threshold: 0,
+      // Ground truth: the RoI's pixels above the image's own mean.
+      reference: Float32Array.from({ length: ROI.height * ROI.width }, (_, i) => {
+        const value =
+          image.data[(ROI.top + Math.floor(i / ROI.width)) * WIDTH + ROI.left + (i % ROI.width)]!;
+        return value > 0.5 ? 1 : 0;
+      }),
+      accumulatorCount: grid.blockCount,
+    };
+    await withModel(async (model) => {
+      const evaluator = new CpuEvaluator(model, source, spec);
+      const base = await evaluator.evaluate(
+        new InterventionPlan(1, grid.blockCount),
+        Uint32Array.of(NO_TARGET),
+      );
+      const route = new StatisticsRoute({ evaluator, source });
+      const blocks = outsideRoi(grid, ROI);
+      const draws = (round: number) =>
+        blocks.flatMap((block) =>
+          Array.from({ length: 8 }, (_, i) => ({ block, patch: ((round * 8 + i) * 7) % 200 })),
+        );
+      let total = 0;
+      let moved = 0;
+      for (let round = 0; round < 3; round++) {
+        const batch = draws(round);
+        const inferred = (await route.score(batch))!;
+        const exact = new Float32Array(batch.length);
+        for (let start = 0; start < batch.length; start += 64) {
+          const slice = batch.slice(start, start + 64);
+          const plan = new InterventionPlan(slice.length, grid.blockCount);
+          slice.forEach(({ block, patch }, sample) => plan.replace(sample, block, patch));
+          const targets = new Uint32Array(slice.length).fill(NO_TARGET);
+          exact.set((await evaluator.evaluate(plan, targets)).scores, start);
+        }
+        expect([...inferred]).toEqual([...exact]);
+        total += batch.length;
+        moved += exact.filter((score) => score !== base.scores[0]).length;
+      }
+      // The draws do move the score, so there is something to infer, and most are inferred.
+      expect(moved).toBeGreaterThan(total / 4);
+      expect(route.drawsRun + route.drawsInferred).toBe(total);
+      expect(route.drawsRun).toBeLessThan(total / 2);
+    });
+  });
+
+  it('leaves the fast map of a z-score model as running every draw gives it, for fewer passes', async () => {
+    const random = new SeededRandom(3);
+    const image = randomImage(random);
+    // Bright patches raise the image's mean enough for some blocks to flip pixels of the RoI.
+    const patchBank = randomBank(random, 200, 0.7);
+    await withModel(async (model) => {
+      const options = {
+        model,
+        image,
+        roi: ROI,
+        block: { height: BLOCK, width: BLOCK },
+        patchBank,
+        preprocessing: ZSCORE,
+        outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
+        preset: 'fast',
+        seed: 4,
+        patchStrata: 1,
+      } as const;
+      const routed = await explain(options);
+      // Every draw run, with no pruning or group screen either: every block sampled with the same
+      // draws as through the route, which only decides which draws to run.
+      const run = await explain({
+        ...options,
+        statisticsRoute: false,
+        noPruning: true,
+        groupSide: 1,
+      });
+      const measured = (result: typeof routed) =>
+        result.blocks.map(({ ate, se, n, ciLow, ciHigh, significant }) => [
+          ate,
+          se,
+          n,
+          ciLow,
+          ciHigh,
+          significant,
+        ]);
+      expect(measured(routed)).toEqual(measured(run));
+      expect(routed.forwardPasses).toBeLessThan(run.forwardPasses / 2);
+    });
+  });
+});
