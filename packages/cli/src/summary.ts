@@ -9,6 +9,7 @@ export function summaryLines(result: ExplanationResult): string[] {
       `${positive} positive, ${negative} negative, ${zero} zero blocks`,
     `${result.forwardPasses} forward passes in ${result.seconds.toFixed(1)} s ` +
       `on ${result.backend} (${rate.toFixed(1)} passes/s)`,
+    ...(result.statisticsRoute ? [statisticsRouteLine(result.statisticsRoute)] : []),
   ];
 }
 
@@ -23,4 +24,15 @@ export function finishRun(result: ExplanationResult, files: string[], prefix = '
     console.error(`pdcr: interrupted; the ${result.blocks.length} blocks finished were written`);
     process.exit(130);
   }
+}
+
+/** How much of the map came through the image's statistics rather than passes of its own. */
+export function statisticsRouteLine(
+  route: NonNullable<ExplanationResult['statisticsRoute']>,
+): string {
+  const draws = route.drawsRun + route.drawsInferred;
+  return (
+    `${route.blocks} blocks beyond the receptive field scored through the image statistics: ` +
+    `${route.drawsInferred} of their ${draws} draws inferred, ${route.drawsRun} run`
+  );
 }

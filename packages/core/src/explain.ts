@@ -266,6 +266,15 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
         (routeStatistics ? 1 : 0),
       modelSeconds: evaluator.modelSeconds + (pruningEvaluator?.modelSeconds ?? 0),
       seconds: (performance.now() - started) / 1000,
+      ...(statisticsRoute
+        ? {
+            statisticsRoute: {
+              blocks: statisticsRoute.blocks.size,
+              drawsRun: statisticsRoute.drawsRun,
+              drawsInferred: statisticsRoute.drawsInferred,
+            },
+          }
+        : {}),
       complete,
       blocks,
       summary: summarise(blocks),

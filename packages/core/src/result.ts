@@ -12,7 +12,10 @@ export interface BlockEffect {
   readonly ate: number;
   /** Standard error of the mean effect measured (before any zeroing). */
   readonly se: number;
-  /** Draws (forward passes) spent on this block. */
+  /**
+   * Draws of this block: each a forward pass, except that some draws of blocks scored through
+   * the statistics route are inferred (see `ExplanationResult.statisticsRoute`).
+   */
   readonly n: number;
   /** 95% Student-t interval of the mean effect measured. */
   readonly ciLow: number;
@@ -63,6 +66,16 @@ export interface ExplanationResult {
    */
   readonly modelSeconds: number;
   readonly seconds: number;
+  /**
+   * fast under per-image z-score: the blocks found beyond the receptive field, whose draws were
+   * scored from the intervened image's statistics; of their draws, how many were run and how
+   * many inferred from runs with the same score around them. Absent where the route was not used.
+   */
+  readonly statisticsRoute?: {
+    readonly blocks: number;
+    readonly drawsRun: number;
+    readonly drawsInferred: number;
+  };
   /** False when the run was interrupted: `blocks` then lists only the blocks it finished. */
   readonly complete: boolean;
   readonly blocks: readonly BlockEffect[];

@@ -165,6 +165,15 @@ describe('the statistics route', () => {
         ]);
       expect(measured(routed)).toEqual(measured(run));
       expect(routed.forwardPasses).toBeLessThan(run.forwardPasses / 2);
+      // Every block outside the RoI is beyond this model's one-pixel receptive field.
+      const draws = routed.blocks.reduce((sum, block) => sum + block.n, 0);
+      expect(routed.statisticsRoute).toEqual({
+        blocks: routed.blocks.length,
+        drawsRun: expect.any(Number),
+        drawsInferred: expect.any(Number),
+      });
+      expect(routed.statisticsRoute!.drawsRun + routed.statisticsRoute!.drawsInferred).toBe(draws);
+      expect(run.statisticsRoute).toBeUndefined();
     });
   });
 });

@@ -50,6 +50,8 @@ export class StatisticsRoute {
   /** Draws scored by running the model, and by inference. */
   drawsRun = 0;
   drawsInferred = 0;
+  /** Blocks whose draws came through the route. */
+  readonly blocks = new Set<number>();
 
   constructor(private readonly options: StatisticsRouteOptions) {
     const { preprocessing, image } = options.source;
@@ -91,6 +93,7 @@ export class StatisticsRoute {
     draws: readonly FarDraw[],
     onBatch?: (passes: number) => void,
   ): Promise<Float32Array | null> {
+    for (const draw of draws) this.blocks.add(draw.block);
     const raw = draws.map((draw) => this.statistics(draw));
     this.scale ??= spreads(raw);
     const points = raw.map((point) => point.map((value, k) => value / this.scale![k]!));

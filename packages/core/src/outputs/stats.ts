@@ -42,6 +42,12 @@ export function statsText(result: ExplanationResult): string {
     ),
     '',
     `Preset: ${result.preset}; forward passes: ${result.forwardPasses}; seconds: ${result.seconds.toFixed(2)}; backend: ${result.backend}`,
+    ...(result.statisticsRoute
+      ? [
+          `Statistics route: ${result.statisticsRoute.blocks} blocks beyond the receptive field; ` +
+            `draws run ${result.statisticsRoute.drawsRun}, inferred ${result.statisticsRoute.drawsInferred}`,
+        ]
+      : []),
   ];
   return `${lines.join('\n')}\n`;
 }
