@@ -197,6 +197,34 @@ describe('pdcr components', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('refuses one natural sample under resample before the model runs', async () => {
+    // One draw per component would leave no spread: a zero-width interval, any effect significant.
+    const out = path.join(folder, 'one-natural');
+    const run = await pdcr([
+      'components',
+      '--model',
+      path.join(folder, 'model.onnx'),
+      '--image',
+      path.join(folder, 'image.png'),
+      '--roi',
+      '4,4,8,8',
+      '--natural-from',
+      path.join(folder, 'dark.png'),
+      '--natural-count',
+      '1',
+      '--backend',
+      'cpu',
+      '--out',
+      out,
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'pdcr: natural: resample needs at least 2 natural samples to put an interval on an ' +
+        'effect, got 1; give --natural-count 2 or more, or use --intervention mean or zero\n',
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('names a selection that matches nothing in one line, exits 2 and writes nothing', async () => {
     const out = path.join(folder, 'nothing');
     const run = await pdcr([

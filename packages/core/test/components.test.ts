@@ -200,16 +200,48 @@ describe('component analysis on a model whose channels are known', () => {
     ]);
   });
 
-  it('calls an ablation significant only strictly beyond the threshold, as the sampler does', async () => {
-    // Zeros in channel 0 take the Dice from 100 to 0: an effect of exactly -100.
-    const zero = await withModel((runner, bytes) =>
-      analyseComponents(options(runner, bytes, { intervention: 'zero', threshold: 100 })),
-    );
-    expect(byName(zero.components, 'conv_2[0]')).toMatchObject({
+  it('calls an ablation significant at the threshold and not below it, as the zero preset does', async () => {
+    // Zeros in channel 0 take the Dice from 100 to 0: an effect of exactly -100. The block
+    // ablation (estimateZero) calls |effect| >= threshold; components read the same.
+    const [atThreshold, aboveThreshold] = await withModel(async (runner, bytes) => [
+      await analyseComponents(options(runner, bytes, { intervention: 'zero', threshold: 100 })),
+      await analyseComponents(options(runner, bytes, { intervention: 'zero', threshold: 100.5 })),
+    ]);
+    expect(byName(atThreshold!.components, 'conv_2[0]')).toMatchObject({
+      meanEffect: -100,
+      ate: -100,
+      significant: true,
+    });
+    expect(byName(aboveThreshold!.components, 'conv_2[0]')).toMatchObject({
       meanEffect: -100,
       ate: 0,
       significant: false,
     });
+  });
+
+  it('rounds the default draws down to whole rounds, and refuses given draws that are not', async () => {
+    // 20 natural images hold the default 16 draws, which are not whole rounds of 5.
+    const many = Array.from({ length: 20 }, (_, k) =>
+      image(0.7, 0.1, (i) => ((i * (k + 3)) % 100) / 100),
+    );
+    const { defaulted, given } = await withModel(async (runner, bytes) => ({
+      defaulted: await analyseComponents(options(runner, bytes, { naturalImages: many, round: 5 })),
+      given: await analyseComponents(
+        options(runner, bytes, { naturalImages: many, round: 5, samples: 16 }),
+      ).catch((error: unknown) => error),
+    }));
+    expect(defaulted.parameters).toMatchObject({ samples: 15, samplesAsked: 16, round: 5 });
+    // Every draw of channel 0 halves the Dice: settled after its first round of 5.
+    expect(byName(defaulted.components, 'conv_2[0]')).toMatchObject({
+      ate: halfEffect,
+      n: 5,
+      significant: true,
+    });
+    expect(given).toBeInstanceOf(ComponentError);
+    expect((given as ComponentError).input).toBe('samples');
+    expect((given as ComponentError).message).toBe(
+      'samples: 16 is not a whole number of rounds of 5 draws; give a multiple of 5',
+    );
   });
 
   it('leaves the output bit for bit unchanged where nothing is replaced', async () => {
@@ -253,6 +285,11 @@ describe('component analysis on a model whose channels are known', () => {
       const granularity = { granularity: 'layer' } as unknown as Partial<ComponentAnalysisOptions>;
       expect(((await rejected(granularity)) as ComponentError).input).toBe('granularity');
       expect(((await rejected({ naturalImages: [] })) as ComponentError).input).toBe('natural');
+      // One natural sample is one draw per component: no spread, no interval.
+      const one = await rejected({ naturalImages: naturals.slice(0, 1) });
+      expect(one).toBeInstanceOf(ComponentError);
+      expect((one as ComponentError).input).toBe('natural');
+      expect((one as ComponentError).message).toMatch(/at least 2 natural samples.*got 1/);
     });
   });
 

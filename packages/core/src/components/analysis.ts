@@ -17,6 +17,7 @@ import type { ModelRunner, OrtRuntimes } from '../model-runner.ts';
 import { SeededRandom } from '../random.ts';
 import { RESULT_VERSION } from '../result.ts';
 import { EffectTally } from '../statistics.ts';
+import { ComponentError } from './errors.ts';
 import { modelInput } from './natural.ts';
 import { ComponentNetwork, type ComponentTensor } from './network.ts';
 import { selectComponents, validateInputs } from './selection.ts';
@@ -106,7 +107,7 @@ export async function analyseComponents(
     intervention === 'resample' ? (options.samples ?? COMPONENT_DEFAULTS.maxDraws) : 1;
   const { samples, round } =
     intervention === 'resample'
-      ? drawLimits(samplesAsked, options.round ?? COMPONENT_DEFAULTS.round, naturalImages.length)
+      ? drawLimits(options.samples, options.round ?? COMPONENT_DEFAULTS.round, naturalImages.length)
       : { samples: 1, round: 1 };
   const threshold = options.threshold ?? COMPONENT_DEFAULTS.threshold;
   const falseDiscoveryRate = options.falseDiscoveryRate ?? COMPONENT_DEFAULTS.falseDiscoveryRate;
@@ -203,15 +204,15 @@ export async function analyseComponents(
       for (const [unit, tally] of sampling.tallies) tallies.set(unit, tally);
       ({ finished, significant, complete } = sampling);
     } else {
-      // Ablations are deterministic: one pass per component, a decision by the dead zone, strictly
-      // beyond it as the sampler calls a single draw.
+      // Ablations are deterministic: one pass per component, called significant at or beyond the
+      // threshold, as the block ablation (the zero preset) calls its blocks.
       complete = await draws(
         units.map((unit) => ({ unit, natural: 0 })),
         tallies,
       );
       finished = units.filter((unit) => tallies.get(unit)!.count > 0);
       significant = new Set(
-        finished.filter((unit) => Math.abs(tallies.get(unit)!.mean) > threshold),
+        finished.filter((unit) => Math.abs(tallies.get(unit)!.mean) >= threshold),
       );
     }
 
@@ -267,19 +268,27 @@ export async function analyseComponents(
 }
 
 /**
- * The most draws per component and the draws per round under `resample`: as asked, but no more
- * rounds' worth than the `pool` of natural images holds, so that every draw of a component takes
- * a natural image it has not had (the sampler may run a last round past `samples`).
+ * The most draws per component and the draws per round under `resample`, in whole rounds (the
+ * sampler runs no part-round, which would break the same draws for every component) and no more
+ * than the `pool` of natural images holds, so that every draw of a component takes a natural image
+ * it has not had. The default draws, and draws capped by the pool, are rounded down to whole
+ * rounds, one at least; draws given (`samplesGiven`) that fit the pool but are not whole rounds
+ * are the caller's to change, and are refused before any pass.
  */
 function drawLimits(
-  samplesAsked: number,
+  samplesGiven: number | undefined,
   roundAsked: number,
   pool: number,
 ): { samples: number; round: number } {
-  const samples = Math.min(samplesAsked, pool);
-  const round = Math.min(roundAsked, samples);
-  const rounds = Math.ceil(samples / round);
-  return { samples: rounds * round <= pool ? samples : Math.floor(pool / round) * round, round };
+  const wanted = Math.min(samplesGiven ?? COMPONENT_DEFAULTS.maxDraws, pool);
+  const round = Math.min(roundAsked, wanted);
+  if (samplesGiven !== undefined && samplesGiven <= pool && samplesGiven % round !== 0) {
+    throw new ComponentError(
+      'samples',
+      `${samplesGiven} is not a whole number of rounds of ${round} draws; give a multiple of ${round}`,
+    );
+  }
+  return { samples: Math.floor(wanted / round) * round, round };
 }
 
 /** 0 to `size - 1` in a seeded random order (Fisher-Yates). */

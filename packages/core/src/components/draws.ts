@@ -46,17 +46,13 @@ export function interveneOnComponents(
   const maxBatch = model.runner.maxBatchSize;
   const batch = new Float32Array(maxBatch * baseInput.length);
   for (let sample = 0; sample < maxBatch; sample++) batch.set(baseInput, sample * baseInput.length);
-  const means = new Map<ComponentTensor, Float32Array>();
-  if (options.intervention === 'mean') {
-    for (const [tensor, values] of options.naturalValues)
-      means.set(tensor, meanSample(values, tensor.size, options.naturalCount));
-  }
+  const ablations = ablationValues(options);
 
   return async (draws, tallies) => {
     for (let start = 0; start < draws.length; start += maxBatch) {
       if (options.signal?.aborted) return false;
       const chunk = draws.slice(start, start + maxBatch);
-      const replacements = batchReplacements(options, chunk, means);
+      const replacements = batchReplacements(options, chunk, ablations);
       const output = await model.run(batch, chunk.length, replacements);
       options.outcome.run(output, chunk.length, new Uint32Array(chunk.length).fill(NO_TARGET));
       const { scores } = await options.outcome.read();
@@ -81,7 +77,7 @@ export function interveneOnComponents(
 function batchReplacements(
   options: ComponentDrawOptions,
   chunk: readonly ComponentDraw[],
-  means: ReadonlyMap<ComponentTensor, Float32Array>,
+  ablations: ReadonlyMap<ComponentTensor, Float32Array>,
 ): TensorReplacement[] {
   const byTensor = new Map<ComponentTensor, number[]>();
   chunk.forEach((draw, sample) => {
@@ -96,14 +92,9 @@ function batchReplacements(
         select.fill(1, sample * tensor.channels, (sample + 1) * tensor.channels);
       else select[sample * tensor.channels + channel] = 1;
     }
-    if (options.intervention === 'zero') {
-      return { tensor, values: new Float32Array(tensor.size), select };
-    }
-    if (options.intervention === 'mean') {
-      // One sample of values, shared by the batch: the natural mean.
-      const mean = means.get(tensor);
-      if (!mean) throw new Error(`no natural mean of ${tensor.name}: its values were not read`);
-      return { tensor, values: mean, select };
+    if (options.intervention !== 'resample') {
+      // One sample of values, shared by the batch; `ablations` holds every component's tensor.
+      return { tensor, values: ablations.get(tensor)!, select };
     }
     const natural = options.naturalValues.get(tensor)!;
     const values = new Float32Array(chunk.length * tensor.size);
@@ -113,6 +104,27 @@ function batchReplacements(
     }
     return { tensor, values, select };
   });
+}
+
+/**
+ * Under `zero` and `mean`, the one sample of values each component's tensor is replaced by
+ * (zeros, or the mean of its natural values), keyed by exactly the tensors the components name;
+ * empty under `resample`.
+ */
+function ablationValues(options: ComponentDrawOptions): Map<ComponentTensor, Float32Array> {
+  const { intervention, naturalValues, naturalCount } = options;
+  const ablations = new Map<ComponentTensor, Float32Array>();
+  if (intervention === 'resample') return ablations;
+  for (const { tensor } of options.components) {
+    if (ablations.has(tensor)) continue;
+    ablations.set(
+      tensor,
+      intervention === 'zero'
+        ? new Float32Array(tensor.size)
+        : meanSample(naturalValues.get(tensor)!, tensor.size, naturalCount),
+    );
+  }
+  return ablations;
 }
 
 /** The mean over `count` samples of `size` values, in double precision, rounded to float32. */

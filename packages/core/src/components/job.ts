@@ -16,6 +16,7 @@ import { ModelRunner, type BackendChoice, type OrtRuntimes } from '../model-runn
 import { SeededRandom } from '../random.ts';
 import { analyseComponents } from './analysis.ts';
 import { naturalCrops } from './natural.ts';
+import { checkNaturalCount } from './selection.ts';
 import { componentReportHtml, componentTable } from './report.ts';
 import type {
   ComponentAnalysisResult,
@@ -97,6 +98,7 @@ export async function runComponentAnalysis(
       `is ${maskRaster.height}x${maskRaster.width} but the image is ${raster.height}x${raster.width}; give the mask of this image`,
     );
   }
+  checkNaturalCount(job.intervention, job.naturalCount);
   const analysed = job.crop ?? { top: 0, left: 0, height: raster.height, width: raster.width };
   const model = await ModelRunner.load({
     bytes: job.model.bytes,

@@ -106,7 +106,9 @@ export function componentReportHtml(result: ComponentAnalysisResult, chartLibrar
   });
   const { samples, samplesAsked } = result.parameters;
   const capped =
-    samples < samplesAsked ? ` (${samplesAsked} asked, capped by the natural samples)` : '';
+    samples < samplesAsked
+      ? ` (${samplesAsked} asked, capped by the natural samples and whole rounds)`
+      : '';
   const parameters: [string, string][] = [
     ['model', `${result.model.path ?? ''} (sha256 ${result.model.sha256.slice(0, 12)}…)`],
     ['image', `${result.image.path ?? ''} ${result.image.height}x${result.image.width}`],

@@ -82,7 +82,8 @@ export interface ComponentAnalysisResult {
   readonly parameters: {
     /**
      * The most draws a component gets (1 under `mean` and `zero`): those asked, capped so that
-     * no component is given the same natural image twice.
+     * no component is given the same natural image twice, the default and the cap rounded down
+     * to whole rounds.
      */
     readonly samples: number;
     /** The most draws asked for (1 under `mean` and `zero`). */

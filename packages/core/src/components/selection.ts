@@ -3,7 +3,11 @@ import type { ComponentAnalysisOptions } from './analysis.ts';
 import type { Component } from './draws.ts';
 import { ComponentError } from './errors.ts';
 import type { ComponentTensor } from './network.ts';
-import { COMPONENT_GRANULARITIES, COMPONENT_INTERVENTIONS } from './result.ts';
+import {
+  COMPONENT_GRANULARITIES,
+  COMPONENT_INTERVENTIONS,
+  type ComponentIntervention,
+} from './result.ts';
 
 /** Throws a typed error naming the first input that does not fit the model or the others. */
 export function validateInputs(options: ComponentAnalysisOptions): void {
@@ -69,6 +73,7 @@ export function validateInputs(options: ComponentAnalysisOptions): void {
         'use the zero intervention',
     );
   }
+  checkNaturalCount(options.intervention, naturals.length);
   for (const natural of naturals) {
     if (
       natural.channels !== image.channels ||
@@ -89,6 +94,21 @@ export function validateInputs(options: ComponentAnalysisOptions): void {
     if (value !== undefined && (!Number.isInteger(value) || value < least)) {
       throw new ComponentError(name, `${value} is not a whole number of at least ${least}`);
     }
+  }
+}
+
+/**
+ * Throws a `ComponentError` naming `natural` when `resample` is given fewer than 2 natural
+ * samples: from one draw per component there is no spread to estimate, so its interval would
+ * have no width and any effect beyond the threshold would be called significant.
+ */
+export function checkNaturalCount(intervention: ComponentIntervention, count: number): void {
+  if (intervention === 'resample' && count < 2) {
+    throw new ComponentError(
+      'natural',
+      `resample needs at least 2 natural samples to put an interval on an effect, got ${count}; ` +
+        'give --natural-count 2 or more, or use --intervention mean or zero',
+    );
   }
 }
 
