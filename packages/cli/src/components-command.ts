@@ -62,13 +62,13 @@ export function addComponentsCommand(
     )
     .option(
       '--natural-count <n>',
-      'natural samples to take; a component is given each once at most',
+      'natural samples to take (resample: 2 at least); a component is given each once at most',
       parseWholeNumber(1),
       COMPONENT_DEFAULTS.naturalSamples,
     )
     .option(
       '--samples <n>',
-      `most draws per component (resample; default ${COMPONENT_DEFAULTS.maxDraws}, at most --natural-count)`,
+      `most draws per component, whole rounds (resample; default ${COMPONENT_DEFAULTS.maxDraws} rounded down to whole rounds, at most --natural-count)`,
       parseWholeNumber(2),
     )
     .option(
