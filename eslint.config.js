@@ -10,7 +10,7 @@ export default tseslint.config(
       '**/.turbo/**',
       '**/test-output/**',
       '**/.*.mjs',
-      '**/.tune.ts',
+      '**/.tune*.ts',
     ],
   },
   js.configs.recommended,
