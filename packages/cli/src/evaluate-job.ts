@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
+  checkEvaluationRoi,
   cropImage,
   cutPatchBank,
   evaluateImage,
@@ -9,10 +10,11 @@ import {
   formatArea,
   ImageError,
   ModelRunner,
+  needsPatchBank,
+  PatchBankError,
   patchBankFromImages,
   PdcrError,
   preprocessingForChannels,
-  RegionError,
   resizeBilinear,
   resizeNearest,
   SeededRandom,
@@ -204,7 +206,8 @@ function cropped(job: EvaluateJob, image: PlanarImage): PlanarImage {
 
 /**
  * The model each case runs on, loaded once per size (a model of dynamic size runs at each
- * image's own), and each case's RoI checked against the image as that model sees it: every bad
+ * image's own), each case's RoI checked against the image as that model sees it, and the patch
+ * bank it needs cut (then dropped; it is cut again, the same, when the case runs): every bad
  * input is found before the first image is evaluated.
  */
 async function modelsForCases(
@@ -212,6 +215,7 @@ async function modelsForCases(
   cases: readonly EvaluationCase[],
   bytes: Uint8Array,
   models: Map<string, ModelRunner>,
+  bankFromFolder: BankFolder | undefined,
 ): Promise<ModelRunner[]> {
   const caseModels: ModelRunner[] = [];
   for (const entry of cases) {
@@ -233,20 +237,28 @@ async function modelsForCases(
       });
       models.set(key, model);
     }
-    checkRoi(entry, model.input);
+    checkEvaluationRoi(model.input, entry.roi, job.block, entry.where);
+    if (needsPatchBank(job.methods, job.removal)) {
+      patchBankFor(job, entry, adaptCase(job, model, raster, undefined).image, bankFromFolder);
+    }
     caseModels.push(model);
   }
   return caseModels;
 }
 
-function checkRoi(entry: EvaluationCase, size: { height: number; width: number }): void {
-  const { roi } = entry;
-  if (roi.top + roi.height <= size.height && roi.left + roi.width <= size.width) return;
-  throw new RegionError(
-    entry.where,
-    `${roi.top},${roi.left},${roi.height},${roi.width} does not lie inside the ${size.height}x${size.width} image ` +
-      '(rows and columns as the model sees it, after any crop and resize); give an RoI within it',
-  );
+/** The image (and mask) as `model` sees them: its channels, the job's crop, its size. */
+function adaptCase(
+  job: EvaluateJob,
+  model: ModelRunner,
+  raster: RasterImage,
+  maskRaster: RasterImage | undefined,
+): { image: PlanarImage; mask?: PlanarImage } {
+  const { channels, height, width } = model.input;
+  const image = resizeBilinear(cropped(job, toPlanar(raster, channels)), height, width);
+  const mask = maskRaster
+    ? resizeNearest(cropped(job, toBinaryMask(maskRaster)), height, width)
+    : undefined;
+  return { image, ...(mask ? { mask } : {}) };
 }
 
 /**
@@ -259,34 +271,37 @@ export async function runEvaluateJob(
 ): Promise<{ result: FaithfulnessResult | null; files: string[] }> {
   const cases = await casesOf(job);
   const bytes = await readModel(job.model);
-  const bankFromFolder = job.patches ? await readPatchFolder(job.patches) : undefined;
+  const bankNeeded = needsPatchBank(job.methods, job.removal);
+  if (job.patches && !bankNeeded) {
+    job.logger.info(
+      () =>
+        `--patches ${job.patches} is not read: removal ${job.removal} and methods ${job.methods.join(',')} take no natural patches`,
+    );
+  }
+  const bankFromFolder = job.patches && bankNeeded ? await readPatchFolder(job.patches) : undefined;
   const models = new Map<string, ModelRunner>();
   const progress = new PassProgress(job.quiet);
   const images: ImageEvaluation[] = [];
   let first: ModelRunner | undefined;
   const started = performance.now();
   try {
-    const caseModels = await modelsForCases(job, cases, bytes, models);
+    const caseModels = await modelsForCases(job, cases, bytes, models, bankFromFolder);
     for (const [index, entry] of cases.entries()) {
       const { raster, maskRaster } = await readCase(job, entry);
       const model = caseModels[index]!;
       first ??= model;
-      const { channels, height, width } = model.input;
-      const image = resizeBilinear(cropped(job, toPlanar(raster, channels)), height, width);
-      const mask = maskRaster
-        ? resizeNearest(cropped(job, toBinaryMask(maskRaster)), height, width)
-        : undefined;
-      const patchBank = bankFromFolder
-        ? patchBankFromImages(bankFromFolder, channels, job.block.height, job.block.width)
-        : cutFromImage(job, image, entry.roi);
+      const { channels } = model.input;
+      const { image, mask } = adaptCase(job, model, raster, maskRaster);
+      const patchBank = bankNeeded ? patchBankFor(job, entry, image, bankFromFolder) : undefined;
       const label = cases.length > 1 ? `${index + 1}/${cases.length} ` : '';
       const evaluation = await evaluateImage({
         model,
         image,
         ...(mask ? { mask } : {}),
         roi: entry.roi,
+        roiInput: entry.where,
         block: job.block,
-        patchBank,
+        ...(patchBank ? { patchBank } : {}),
         preprocessing: preprocessingForChannels(job.normalize, channels),
         outcome: {
           activation: job.activation,
@@ -348,18 +363,41 @@ export async function runEvaluateJob(
   return { result, files };
 }
 
+/** The patch images of `--patches`, as read. */
+type BankFolder = Parameters<typeof patchBankFromImages>[0];
+
 /**
- * Without a patch folder, patches are cut from the image itself (as the model sees it, after
- * any crop), away from the RoI. `evaluateImage` splits the bank: half for the maps, half for
- * the curves.
+ * The bank of a case: the `--patches` folder, or without one `--patch-count` patches cut from
+ * the image itself (as the model sees it, after any crop), away from the RoI. `evaluateImage`
+ * splits the bank: half for the maps, half for the curves. Only called where the methods or the
+ * removal take natural patches (`needsPatchBank`).
  */
-function cutFromImage(
+function patchBankFor(
   job: EvaluateJob,
-  image: Parameters<typeof cutPatchBank>[0][number],
-  roi: Region,
+  entry: EvaluationCase,
+  image: PlanarImage,
+  bankFromFolder: BankFolder | undefined,
 ): PatchBank {
+  const { height, width } = job.block;
+  if (bankFromFolder) return patchBankFromImages(bankFromFolder, image.channels, height, width);
   const random = new SeededRandom(job.seed).fork('patch bank');
-  return cutPatchBank([image], job.patchCount, job.block.height, job.block.width, random, roi);
+  try {
+    return cutPatchBank([image], job.patchCount, height, width, random, entry.roi);
+  } catch (error) {
+    if (!(error instanceof PatchBankError)) throw error;
+    const { roi } = entry;
+    const roiText = `${roi.top},${roi.left},${roi.height},${roi.width}`;
+    throw new PatchBankError(
+      'patch-count',
+      `${job.patchCount} patches of ${height}x${width} cannot be cut from ${entry.image} ` +
+        `(${image.height}x${image.width} as the model sees it) away from the RoI ${roiText}` +
+        `${entry.where === 'roi' ? '' : ` of ${entry.where}`}: too little of the image lies ` +
+        'outside it. Give --patches DIR, a ' +
+        'smaller --patch-count, --block or RoI, or, where no natural patches are wanted, ' +
+        '--removal zero|mean|blur with methods other than pdcr and paper',
+      { cause: error },
+    );
+  }
 }
 
 function preprocessingName(preprocessing: Preprocessing): string {

@@ -66,6 +66,7 @@ beforeAll(async () => {
   await writeFile(path.join(folder, 'rois.txt'), 'first 16 24\nsecond 16 24\n');
   await writeFile(path.join(folder, 'missing.txt'), 'first 16 24\nthird 16 24\n');
   await writeFile(path.join(folder, 'outside.txt'), 'first 16 24\nsecond 36 40\n');
+  await writeFile(path.join(folder, 'whole.txt'), '# one RoI\nfirst 0 0\n');
 });
 
 afterAll(async () => {
@@ -249,7 +250,58 @@ describe('pdcr evaluate', () => {
     expect(result.images[0].methods[0].deletion.draws).toHaveLength(2);
   });
 
+  it('runs a removal and methods that take no patches where no patch could be cut', async () => {
+    // Blocks of 10 on a 40x48 image: the last column of blocks is 8 wide. The RoI covers the
+    // rest, so only that strip, narrower than a block, is ranked, and no 10x10 patch fits
+    // outside the RoI.
+    const out = path.join(folder, 'strip-out');
+    const run = await pdcr([
+      'evaluate',
+      ...common(out),
+      ...['--image', path.join(folder, 'image.png'), '--mask', path.join(folder, 'mask.png')],
+      ...['--roi', '0,0,40,40', '--block', '10', '--methods', 'zero,random', '--removal', 'zero'],
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const result = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8'));
+    const [image] = result.images;
+    expect(image.rankedBlocks).toBe(4);
+    for (const method of image.methods) {
+      expect(method.deletion.scores).toHaveLength(5);
+      expect(method.ranking.map((block: { left: number }) => block.left)).toEqual([40, 40, 40, 40]);
+    }
+  });
+
   it.for([
+    [
+      'an RoI that touches every block, under a removal and methods that take no patches',
+      [
+        ...['--image', 'image.png', '--roi', '0,0,40,44'],
+        ...['--removal', 'zero', '--methods', 'zero'],
+      ],
+      /^pdcr: roi: 0,0,40,44 touches every 8x8 block of the 40x48 image; nothing outside it can be removed/,
+    ],
+    [
+      'an RoI that touches every block, before any patch is cut',
+      ['--image', 'image.png', '--roi', '0,0,40,44', '--methods', 'pdcr'],
+      /^pdcr: roi: 0,0,40,44 touches every 8x8 block/,
+    ],
+    [
+      "a list's RoI that touches every block, named by its line",
+      [
+        ...['--rois', 'whole.txt', '--images', 'images', '--roi-size', '40', '--block', '16'],
+        ...['--removal', 'zero', '--methods', 'zero'],
+      ],
+      /^pdcr: .*whole\.txt:2: 0,0,40,40 touches every 16x16 block of the 40x48 image/,
+    ],
+    [
+      "patches that cannot be cut away from the RoI, by evaluate's own flags",
+      [
+        ...['--image', 'image.png', '--roi', '0,0,40,40', '--block', '10'],
+        ...['--methods', 'zero', '--removal', 'patch'],
+      ],
+      /^pdcr: patch-count: 50 patches of 10x10 cannot be cut from .*image\.png \(40x48 as the model sees it\) away from the RoI 0,0,40,40: .*Give --patches DIR, a smaller --patch-count, --block or RoI, or, where no natural patches are wanted, --removal zero\|mean\|blur with methods other than pdcr and paper\n/,
+    ],
     [
       'an RoI outside the image',
       ['--image', 'image.png', '--roi', '36,40,8,16'],

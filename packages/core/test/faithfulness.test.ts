@@ -1,14 +1,21 @@
 import { BlockGrid } from '@pdcr/kernels';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEvaluator } from '../src/explain.ts';
+import type { PlanarImage } from '@pdcr/kernels';
 import {
+  BLUR_SIGMA_IN_BLOCKS,
+  blurredBlockBank,
+  checkEvaluationRoi,
   curveArea,
   evaluateImage,
   faithfulnessReportHtml,
   FaithfulnessError,
   faithfulnessResult,
+  gaussianBlur,
   Logger,
+  meanPatchBank,
   ModelRunner,
+  needsPatchBank,
   outsideRoi,
   rankingCurves,
   removalFill,
@@ -16,11 +23,13 @@ import {
   splitPatchBank,
   type FaithfulnessImageOptions,
   type ImageEvaluation,
+  type Removal,
 } from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
 import {
   BLOCK,
   exactEffects,
+  LEVEL,
   sceneBank,
   sceneImage,
   sceneMask,
@@ -406,5 +415,234 @@ describe('the patch bank split between maps and curves', () => {
     expect(pdcr!.ranking[0]).toMatchObject({ top: helper.top, left: helper.left });
     expect(pdcr!.deletion!.area).toBeLessThan(random!.deletion!.area);
     expect(pdcr!.insertion!.area).toBeGreaterThan(random!.insertion!.area);
+  });
+});
+
+/**
+ * The blur and mean fills hold float32 sums of a few dozen products of values in [0, 1]; each
+ * rounding is about 6e-8, so a float64 reference agrees to well within this.
+ */
+const FLOAT32_SUM_TOLERANCE = 1e-6;
+
+/** `channels` x `height` x `width` values drawn from [low, high), seeded. */
+function randomImage(
+  channels: number,
+  height: number,
+  width: number,
+  seed: number,
+  [low, high] = [0, 1],
+): PlanarImage {
+  const random = new SeededRandom(seed);
+  const data = Float32Array.from(
+    { length: channels * height * width },
+    () => low + (high - low) * random.uniform(),
+  );
+  return { channels, height, width, data };
+}
+
+/**
+ * The Gaussian blur computed directly, as one 2-D sum per pixel in float64: weights
+ * exp(-k^2 / 2 sigma^2) out to three sigmas (at least one pixel), normalised, with the pixels
+ * beyond the edge taken from the nearest edge pixel.
+ */
+function directBlur(image: PlanarImage, sigmaY: number, sigmaX: number): Float64Array {
+  const weights = (sigma: number) => {
+    const radius = Math.max(1, Math.ceil(3 * sigma));
+    const raw = Array.from({ length: 2 * radius + 1 }, (_, i) =>
+      Math.exp(-((i - radius) ** 2) / (2 * sigma * sigma)),
+    );
+    const total = raw.reduce((a, b) => a + b);
+    return { radius, weights: raw.map((w) => w / total) };
+  };
+  const ky = weights(sigmaY);
+  const kx = weights(sigmaX);
+  const { channels, height, width } = image;
+  const clamp = (v: number, size: number) => Math.min(Math.max(v, 0), size - 1);
+  const out = new Float64Array(image.data.length);
+  for (let c = 0; c < channels; c++) {
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let sum = 0;
+        for (let dy = -ky.radius; dy <= ky.radius; dy++) {
+          for (let dx = -kx.radius; dx <= kx.radius; dx++) {
+            const source = (c * height + clamp(y + dy, height)) * width + clamp(x + dx, width);
+            sum += ky.weights[dy + ky.radius]! * kx.weights[dx + kx.radius]! * image.data[source]!;
+          }
+        }
+        out[(c * height + y) * width + x] = sum;
+      }
+    }
+  }
+  return out;
+}
+
+function regionMean(plane: ArrayLike<number>, width: number, region: typeof roi): number {
+  let sum = 0;
+  for (let y = region.top; y < region.top + region.height; y++) {
+    for (let x = region.left; x < region.left + region.width; x++) sum += plane[y * width + x]!;
+  }
+  return sum / (region.height * region.width);
+}
+
+/**
+ * The step model's Dice against the all-foreground RoI mask when the helper and hinderer blocks
+ * have these means: the left half predicted while the helper's is above the level, the right
+ * half while the hinderer's is below it.
+ */
+function stepDice(helperMean: number, hindererMean: number): number {
+  const half = roi.height * (roi.width / 2);
+  const predicted = (helperMean > LEVEL ? half : 0) + (hindererMean < LEVEL ? half : 0);
+  return (100 * 2 * predicted) / (predicted + n + 1e-10);
+}
+
+describe('the blur and mean fills', () => {
+  it('blurs a constant image to itself', () => {
+    const constant = { channels: 2, height: 9, width: 7, data: new Float32Array(126).fill(0.37) };
+    for (const value of gaussianBlur(constant, 2.5, 1.2)) {
+      expect(Math.abs(value - 0.37)).toBeLessThan(FLOAT32_SUM_TOLERANCE);
+    }
+  });
+
+  it('matches a direct 2-D sum on a small image, edges included, per channel and axis', () => {
+    // Sigma 1.5 down the rows reaches 5 rows, the whole height: every row is near an edge.
+    const small = randomImage(2, 5, 7, 11);
+    const blurred = gaussianBlur(small, 1.5, 0.8);
+    const direct = directBlur(small, 1.5, 0.8);
+    expect(blurred).toHaveLength(direct.length);
+    direct.forEach((value, i) => {
+      expect(Math.abs(blurred[i]! - value)).toBeLessThan(FLOAT32_SUM_TOLERANCE);
+    });
+    // A blur that did nothing, or swapped the axes, would not match.
+    const swapped = directBlur(small, 0.8, 1.5);
+    const distance = (other: ArrayLike<number>) =>
+      Math.max(...Array.from(blurred, (value, i) => Math.abs(value - other[i]!)));
+    expect(distance(swapped)).toBeGreaterThan(100 * FLOAT32_SUM_TOLERANCE);
+    expect(distance(small.data)).toBeGreaterThan(100 * FLOAT32_SUM_TOLERANCE);
+  });
+
+  it("fills each block, edge blocks cut by the image included, with its blurred pixels, within the image's range", () => {
+    // 13 x 11 in blocks of 4: the last row of blocks is 1 pixel high, the last column 3 wide.
+    const image = randomImage(3, 13, 11, 4, [0.2, 0.9]);
+    const edgeGrid = new BlockGrid(13, 11, 4, 4);
+    const bank = blurredBlockBank(image, edgeGrid);
+    expect(bank).toMatchObject({ count: edgeGrid.blockCount, channels: 3, height: 4, width: 4 });
+    const direct = directBlur(image, 4 * BLUR_SIGMA_IN_BLOCKS, 4 * BLUR_SIGMA_IN_BLOCKS);
+    const [low, high] = [Math.min(...image.data), Math.max(...image.data)];
+    let edgePixels = 0;
+    for (let block = 0; block < edgeGrid.blockCount; block++) {
+      const region = edgeGrid.block(block);
+      for (let c = 0; c < 3; c++) {
+        for (let r = 0; r < region.height; r++) {
+          for (let x = 0; x < region.width; x++) {
+            const value = bank.data[((block * 3 + c) * 4 + r) * 4 + x]!;
+            const pixel = (c * 13 + region.top + r) * 11 + region.left + x;
+            expect(Math.abs(value - direct[pixel]!)).toBeLessThan(FLOAT32_SUM_TOLERANCE);
+            expect(value).toBeGreaterThanOrEqual(low);
+            expect(value).toBeLessThanOrEqual(high);
+            if (region.height < 4 || region.width < 4) edgePixels++;
+          }
+        }
+      }
+    }
+    // The partial blocks: the bottom row (1 x 4, 1 x 4, 1 x 3) and the right column above it
+    // (three of 4 x 3), in 3 channels.
+    expect(edgePixels).toBe(3 * (2 * 4 + 3 + 3 * 4 * 3));
+  });
+
+  it("fills with one patch of each channel's mean", () => {
+    const image = randomImage(3, 6, 5, 8);
+    const bank = meanPatchBank(image, new BlockGrid(6, 5, 4, 2));
+    expect(bank).toMatchObject({ count: 1, channels: 3, height: 4, width: 2 });
+    for (let c = 0; c < 3; c++) {
+      const plane = Array.from(image.data.subarray(c * 30, (c + 1) * 30));
+      const mean = plane.reduce((a, b) => a + b) / 30;
+      for (const value of bank.data.subarray(c * 8, (c + 1) * 8)) {
+        expect(Math.abs(value - mean)).toBeLessThan(FLOAT32_SUM_TOLERANCE);
+      }
+    }
+  });
+});
+
+describe('curves and maps under removal by blur and by the mean', () => {
+  // Blurred, the helper's mean falls below the level and the hinderer's stays above it;
+  // replaced by the image's mean, both fall below it.
+  const blurred = directBlur(image, BLOCK * BLUR_SIGMA_IN_BLOCKS, BLOCK * BLUR_SIGMA_IN_BLOCKS);
+  const imageMean = image.data.reduce((a, b) => a + b) / image.data.length;
+  const fullyRemoved: Record<'blur' | 'mean', number> = {
+    blur: stepDice(
+      regionMean(blurred, scene.width, helper),
+      regionMean(blurred, scene.width, hinderer),
+    ),
+    mean: stepDice(imageMean, imageMean),
+  };
+
+  it('removes blocks by their blurred selves in the blur scene, far from the level', () => {
+    // The scene discriminates: each driving block's fill is well away from the step.
+    for (const region of [helper, hinderer]) {
+      expect(Math.abs(regionMean(blurred, scene.width, region) - LEVEL)).toBeGreaterThan(0.02);
+    }
+    expect(fullyRemoved.blur).toBe(0);
+    expect(fullyRemoved.mean).toBeCloseTo(BOTH_REMOVED, 6);
+  });
+
+  it.for(['blur', 'mean'] as const)(
+    'runs from the base score to the score of every block %s-filled',
+    async (removal: Removal & ('blur' | 'mean')) => {
+      const evaluation = await evaluateImage(
+        imageOptions({ methods: ['blur', 'random'], removal, patchBank: undefined as never }),
+      );
+      expect(evaluation.baseScore).toBeCloseTo(baseDice, 4);
+      expect(evaluation.curvePasses).toBe(2 * (28 + 1));
+      for (const method of evaluation.methods) {
+        const { deletion, insertion } = method;
+        expect(deletion!.scores).toHaveLength(28 + 1);
+        expect(insertion!.scores).toHaveLength(28 + 1);
+        expect(deletion!.draws).toHaveLength(1);
+        expect(deletion!.scores[0]).toBeCloseTo(baseDice, 4);
+        expect(deletion!.scores.at(-1)).toBeCloseTo(fullyRemoved[removal], 4);
+        expect(insertion!.scores[0]).toBeCloseTo(fullyRemoved[removal], 4);
+        expect(insertion!.scores.at(-1)).toBeCloseTo(baseDice, 4);
+      }
+    },
+  );
+
+  it('ranks by blur occlusion: one pass per block, the helper first at the score it loses', async () => {
+    const evaluation = await evaluateImage(imageOptions({ methods: ['blur'], removal: 'zero' }));
+    const [blur] = evaluation.methods;
+    expect(blur!.forwardPasses).toBe(28);
+    expect(blur!.ranking[0]).toMatchObject({ top: helper.top, left: helper.left });
+    // Blurring the helper alone turns the left half off; the hinderer blurred stays above the
+    // level, so it and every other block lose nothing.
+    expect(blur!.ranking[0]!.importance).toBeCloseTo(baseDice - stepDice(0, 1), 4);
+    for (const block of blur!.ranking.slice(1)) expect(block.importance).toBeCloseTo(0, 4);
+  });
+});
+
+describe('what an evaluation asks of its inputs', () => {
+  it('takes natural patches only for pdcr, paper or removal by patch', () => {
+    const noPatches: Removal[] = ['zero', 'mean', 'blur'];
+    for (const removal of noPatches) {
+      expect(needsPatchBank(['zero', 'mean', 'blur', 'rise', 'random'], removal)).toBe(false);
+      expect(needsPatchBank(['zero', 'pdcr'], removal)).toBe(true);
+      expect(needsPatchBank(['paper'], removal)).toBe(true);
+    }
+    expect(needsPatchBank(['zero'], 'patch')).toBe(true);
+  });
+
+  it('names where the RoI was given in its errors, a line of a list included', async () => {
+    const size = { height: scene.height, width: scene.width };
+    const block = { height: BLOCK, width: BLOCK };
+    expect(() =>
+      checkEvaluationRoi(size, { top: 36, left: 40, height: 8, width: 16 }, block, 'rois.txt:2'),
+    ).toThrow(/^rois\.txt:2: 36,40,8,16 does not lie inside the 40x48 image/);
+    expect(() =>
+      checkEvaluationRoi(size, { top: 1, left: 1, height: 38, width: 46 }, block, 'rois.txt:3'),
+    ).toThrow(/^rois\.txt:3: .*nothing outside it can be removed/);
+    expect(() => checkEvaluationRoi(size, roi, block, 'rois.txt:4')).not.toThrow();
+    await expect(
+      evaluateImage(
+        imageOptions({ roi: { top: 0, left: 0, height: 40, width: 48 }, roiInput: 'rois.txt:5' }),
+      ),
+    ).rejects.toThrow(/^rois\.txt:5: .*nothing outside it/);
   });
 });

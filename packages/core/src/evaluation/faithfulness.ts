@@ -48,6 +48,11 @@ export interface FaithfulnessImageOptions {
   /** Ground truth (0/1) at the image's size; without it, the model's own prediction. */
   readonly mask?: PlanarImage;
   readonly roi: Region;
+  /**
+   * Where the RoI was given, named by its errors: `roi` (the default), or `<list>:<line>` for an
+   * RoI read from a list.
+   */
+  readonly roiInput?: string;
   readonly block: { readonly height: number; readonly width: number };
   /**
    * Natural patches of the block's size, for `pdcr`, `paper` and removal by `patch`: split in
@@ -124,8 +129,7 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
   const { model, image, roi, removal } = options;
   const draws = options.draws ?? DEFAULT_REMOVAL_DRAWS;
   const riseMasks = options.riseMasks ?? RISE_DEFAULTS.masks;
-  const needsPatches =
-    removal === 'patch' || options.methods.some((m) => m === 'pdcr' || m === 'paper');
+  const needsPatches = needsPatchBank(options.methods, removal);
   let explainOptions: Omit<ExplainOptions, 'preset' | 'onProgress'> = {
     model,
     image,
@@ -139,6 +143,7 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   };
+  checkEvaluationRoi(image, roi, options.block, options.roiInput);
   validateInputs({ ...explainOptions, preset: needsPatches ? 'paper' : 'zero' });
   validateChoices(options, draws, riseMasks);
 
@@ -150,12 +155,6 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
 
   const grid = new BlockGrid(image.height, image.width, options.block.height, options.block.width);
   const candidates = outsideRoi(grid, roi);
-  if (candidates.length === 0) {
-    throw new RegionError(
-      'roi',
-      `${roi.top},${roi.left},${roi.height},${roi.width} touches every block of the grid; nothing outside it can be removed (use a smaller RoI or block)`,
-    );
-  }
   const fills = {
     zero: removalFill('zero', image, grid),
     mean: removalFill('mean', image, grid),
@@ -270,6 +269,59 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
     };
   } finally {
     await curveEvaluator.dispose();
+  }
+}
+
+/**
+ * Whether evaluating `methods` with `removal` takes natural patches: `pdcr` and `paper` estimate
+ * their maps with them, and removal by `patch` fills blocks with them. The other methods and
+ * removals need no bank.
+ */
+export function needsPatchBank(methods: readonly FaithfulnessMethod[], removal: Removal): boolean {
+  return removal === 'patch' || methods.some((method) => method === 'pdcr' || method === 'paper');
+}
+
+/**
+ * Refuses an RoI that does not lie inside an image of `size`, or that touches every block of the
+ * `block` grid (nothing outside it to rank and remove). `input` names where the RoI was given:
+ * `roi`, or `<list>:<line>` for a list, so that every RoI of a list can be checked before any
+ * image is evaluated. A block that is not a positive whole number is left to the explainer's
+ * own check, which names `block`.
+ *
+ * @example
+ * checkEvaluationRoi({ height: 40, width: 48 }, roi, { height: 8, width: 8 }, 'rois.txt:3');
+ */
+export function checkEvaluationRoi(
+  size: { readonly height: number; readonly width: number },
+  roi: Region,
+  block: { readonly height: number; readonly width: number },
+  input = 'roi',
+): void {
+  const { height, width } = size;
+  const where = `${roi.top},${roi.left},${roi.height},${roi.width}`;
+  const inside =
+    [roi.top, roi.left, roi.height, roi.width].every(Number.isInteger) &&
+    roi.top >= 0 &&
+    roi.left >= 0 &&
+    roi.height > 0 &&
+    roi.width > 0 &&
+    roi.top + roi.height <= height &&
+    roi.left + roi.width <= width;
+  if (!inside) {
+    throw new RegionError(
+      input,
+      `${where} does not lie inside the ${height}x${width} image (rows and columns as the ` +
+        'model sees it, after any crop and resize); give TOP,LEFT,HEIGHT,WIDTH within it',
+    );
+  }
+  const blockFits = [block.height, block.width].every((side) => Number.isInteger(side) && side > 0);
+  if (!blockFits) return;
+  if (outsideRoi(new BlockGrid(height, width, block.height, block.width), roi).length === 0) {
+    throw new RegionError(
+      input,
+      `${where} touches every ${block.height}x${block.width} block of the ${height}x${width} ` +
+        'image; nothing outside it can be removed (use a smaller RoI or block)',
+    );
   }
 }
 

@@ -7,8 +7,10 @@ export {
   type CurveKind,
 } from './curves.ts';
 export {
+  checkEvaluationRoi,
   DEFAULT_REMOVAL_DRAWS,
   evaluateImage,
+  needsPatchBank,
   type FaithfulnessImageOptions,
   type FaithfulnessProgress,
   type ImageEvaluation,
