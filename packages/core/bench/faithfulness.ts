@@ -6,8 +6,9 @@
 // are five 32x32 windows on the block grid that share no pixel, the busiest first (most
 // foreground in the mask). Curves remove blocks by natural patches cut from the crop away from
 // the RoI, averaged over 2 draws; `evaluateImage` estimates the maps with the other half of the
-// bank. `--removal zero|mean|blur` and `--draws N` change that. The intervals are over the RoIs
-// of this one crop, not over images: they say how the verdict varies across the crop.
+// bank. `--removal zero|mean|blur` and `--draws N` change that. The intervals are 95% Student-t
+// intervals over the RoIs of this one crop, not over images: they say how the verdict varies
+// across the crop.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Region } from '@pdcr/kernels';
@@ -16,10 +17,12 @@ import {
   cutPatchBank,
   evaluateImage,
   FAITHFULNESS_METHODS,
+  FaithfulnessError,
   faithfulnessResult,
   formatArea,
   Logger,
   ModelRunner,
+  REMOVALS,
   SeededRandom,
   toBinaryMask,
   toPlanar,
@@ -41,9 +44,33 @@ const overlaps = (a: Region, b: Region) =>
   a.left < b.left + b.width &&
   b.left < a.left + a.width;
 const argument = (name: string) =>
-  process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
-const removal = (argument('--removal') ?? 'patch') as Removal;
-const draws = Number(argument('--draws') ?? 2);
+  process.argv.includes(name) ? (process.argv[process.argv.indexOf(name) + 1] ?? '') : undefined;
+const removal = removalArgument(argument('--removal') ?? 'patch');
+const draws = drawsArgument(argument('--draws') ?? '2');
+
+function removalArgument(text: string): Removal {
+  const known = REMOVALS.find((name) => name === text);
+  if (known) return known;
+  return refuse(
+    new FaithfulnessError(
+      'removal',
+      `"${text}" is not a removal; give one of ${REMOVALS.join(', ')} (default patch)`,
+    ),
+  );
+}
+
+function drawsArgument(text: string): number {
+  if (/^\d+$/.test(text) && Number(text) >= 1) return Number(text);
+  return refuse(
+    new FaithfulnessError('draws', `${text} is not a whole number of at least 1; give e.g. 2`),
+  );
+}
+
+/** A bad argument: its one line and exit 2, no stack trace, before anything is loaded. */
+function refuse(error: FaithfulnessError): never {
+  console.error(`bench:faithfulness: --${error.message}`);
+  process.exit(2);
+}
 
 const image = cropImage(toPlanar(await readImageFile(data('dsb2018/img2d.tif')), 1), CROP);
 const mask = cropImage(toBinaryMask(await readImageFile(data('dsb2018/mask2d.tif'))), CROP);
@@ -152,6 +179,10 @@ console.log(
   `base Dice per RoI: ${images.map((e) => e.baseScore.toFixed(1)).join(', ')}; ` +
     `${result.forwardPasses} forward passes in ${result.seconds.toFixed(0)} s; ` +
     `curves cost ${images[0]!.curvePasses} passes per method and RoI`,
+);
+console.log(
+  `areas in Dice points; [low, high] is the 95% Student-t interval of the mean area over the ` +
+    `${images.length} RoIs`,
 );
 console.log('');
 console.log(
