@@ -5,6 +5,7 @@
 // per-image z-score every block can reach it, so none is an exact zero). It is computed in
 // rounds and cached in bench/reference/, so it is computed once, across as many runs as it
 // takes: `--reference-minutes M` spends up to M minutes extending references before the table.
+// `--only KEY` runs one configuration, `--preset NAME` one preset, `--reference-only` none.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -234,6 +235,12 @@ const referenceMinutes = minutesFlag > 0 ? Number(process.argv[minutesFlag + 1])
 const only = process.argv.includes('--only')
   ? process.argv[process.argv.indexOf('--only') + 1]
   : undefined;
+// `--reference-only`: extend the references (with --reference-minutes) and run no preset.
+const presets: readonly Preset[] = process.argv.includes('--reference-only')
+  ? []
+  : process.argv.includes('--preset')
+    ? [process.argv[process.argv.indexOf('--preset') + 1] as Preset]
+    : ['paper', 'fast'];
 const deadline = performance.now() + referenceMinutes * 60_000;
 const rows: string[] = [];
 for (const config of CONFIGS.filter((candidate) => !only || candidate.key === only)) {
@@ -243,18 +250,33 @@ for (const config of CONFIGS.filter((candidate) => !only || candidate.key === on
   await extendReference(scene, state, deadline);
   const reference = state.tallies.map(([count, sum]) => (count > 0 ? sum / count : 0));
   const referenceCalls = reference.map((ate) => Math.abs(ate) >= THRESHOLD);
+  // The reference's own interval decision: its 95% interval wholly beyond the dead zone. Blocks
+  // whose interval straddles a threshold are effects the reference itself cannot settle.
+  const settledCalls = state.tallies.map(([count, sum, sumOfSquares]) => {
+    const tally = new EffectTally();
+    tally.add(count, sum, sumOfSquares);
+    const { low, high } = tally.interval();
+    return low > THRESHOLD || high < -THRESHOLD;
+  });
   const drawn = state.rounds * REFERENCE_ROUND;
-  for (const preset of ['paper', 'fast'] as const) {
+  for (const preset of presets) {
     const result = await runPreset(scene, preset);
     const ates = result.blocks.map((block) => block.ate);
     const agree =
       result.blocks.filter((block, i) => block.significant === referenceCalls[i]).length /
       result.blocks.length;
+    const settledAgree =
+      result.blocks.filter((block, i) => block.significant === settledCalls[i]).length /
+      result.blocks.length;
+    const missed = result.blocks.filter((block, i) => !block.significant && referenceCalls[i]);
+    const extra = result.blocks.filter((block, i) => block.significant && !referenceCalls[i]);
     const outside = 1 - result.modelSeconds / result.seconds;
     rows.push(
       `| ${config.key} | ${preset} | ${result.forwardPasses} | ${result.seconds.toFixed(1)} | ` +
         `${(result.forwardPasses / result.seconds).toFixed(1)} | ${(100 * outside).toFixed(1)}% | ` +
         `${drawn > 0 ? spearman(ates, reference).toFixed(3) : 'n/a'} | ${drawn > 0 ? (100 * agree).toFixed(1) + '%' : 'n/a'} | ` +
+        `${missed.length} / ${extra.length} of ${referenceCalls.filter(Boolean).length} | ` +
+        `${(100 * settledAgree).toFixed(1)}% (${settledCalls.filter(Boolean).length}) | ` +
         `${drawn}/${REFERENCE_DRAWS} |`,
     );
   }
@@ -263,8 +285,8 @@ for (const config of CONFIGS.filter((candidate) => !only || candidate.key === on
 console.log('nuclei U-Net on DSB2018, RoI 32x32, per-image z-score, onnxruntime-node on the CPU');
 console.log('');
 console.log(
-  '| config | preset | passes | seconds | passes/s | time outside model | rank corr. vs ref | call agreement vs ref | ref draws per block |',
+  '| config | preset | passes | seconds | passes/s | time outside model | rank corr. vs ref | call agreement vs ref | missed / extra of ref calls | agreement vs ref interval calls (calls) | ref draws per block |',
 );
-console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const row of rows) console.log(row);
 process.exit(0);
