@@ -38,31 +38,53 @@ for (const name of await readdir(outDir, { recursive: true })) {
 files['/'] = files['/index.html']!;
 const server = await serveFiles(files);
 const chromium = await launchChromium();
+/** The paper's algorithm, set on the page: the demo opens with the fast preset. */
+const PRESET = 'paper';
 const rows: string[] = [];
+let settings: string[] = [];
 try {
   const page = await chromium.browser.newPage();
   await page.goto(server.url, { waitUntil: 'load' });
   await page.waitForSelector('body[data-ready="true"]', { timeout: 120_000 });
   const adapter = await page.$eval('#device-status', (element) => element.textContent);
   console.error(adapter);
+  await page.select('#opt-preset', PRESET);
+  settings = await page.evaluate(() =>
+    ['crop', 'roi', 'block', 'preset'].map(
+      (key) => `${key} ${(document.getElementById(`opt-${key}`) as HTMLInputElement).value}`,
+    ),
+  );
+  console.error(settings.join(', '));
   for (const backend of ['wasm', 'webgpu'] as const) {
     await page.select('#opt-backend', backend);
     const clicked = performance.now();
     await page.click('#run');
-    // The run's clock starts once the model is loaded: its first progress line.
+    // The run's clock starts once the model is loaded: its first progress line (or its failure).
     await page.waitForFunction(
-      () => /forward passes/.test(document.getElementById('run-status')!.textContent ?? ''),
+      () =>
+        /forward passes/.test(document.getElementById('run-status')!.textContent ?? '') ||
+        document.body.dataset['state'] === 'failed',
       { timeout: 600_000 },
     );
     const loaded = performance.now();
-    await new Promise((resolve) => setTimeout(resolve, SECONDS[backend]! * 1000));
-    await page.click('#cancel');
+    if ((await page.evaluate(() => document.body.dataset['state'])) === 'running') {
+      await new Promise((resolve) => setTimeout(resolve, SECONDS[backend]! * 1000));
+      await page.click('#cancel');
+    }
     await page.waitForSelector(
       'body[data-state="done"], body[data-state="cancelled"], body[data-state="failed"]',
       { timeout: 600_000 },
     );
-    const text = await page.$eval('#download-result-json', async (link) =>
-      (await fetch((link as HTMLAnchorElement).href)).text(),
+    // The result is offered for download only when the run ended without failing.
+    const link = await page.$('#download-result-json');
+    if (!link) {
+      const message = await page.$eval('#message', (element) => element.textContent);
+      rows.push(`| ${backend} | failed: ${message} | | | | |`);
+      console.error(`${backend}: the run failed: ${message}`);
+      continue;
+    }
+    const text = await link.evaluate(async (anchor) =>
+      (await fetch((anchor as HTMLAnchorElement).href)).text(),
     );
     const result = JSON.parse(text) as ExplanationResult;
     rows.push(
@@ -77,7 +99,8 @@ try {
   await rm(outDir, { recursive: true, force: true });
 }
 console.log(
-  "The page's demo (nuclei U-Net, 128x128 crop, paper preset) in headless Chromium, cancelled after a fixed time",
+  `The page's demo (nuclei U-Net; ${settings.join(', ')}) in headless Chromium, cancelled ` +
+    `after ${SECONDS['wasm']} s on wasm and ${SECONDS['webgpu']} s on WebGPU`,
 );
 console.log('');
 console.log('| backend | batch | load s | passes | seconds | passes/s |');

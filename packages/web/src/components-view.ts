@@ -67,7 +67,7 @@ export class ComponentTable {
     const caption = document.createElement('caption');
     caption.textContent =
       `Components (${result.granularity}s, ${result.intervention}) by their effect on the RoI's ` +
-      `Dice, in points; base Dice ${result.baseScore.toFixed(2)}.`;
+      `Dice, in percentage points; base Dice ${result.baseScore.toFixed(2)} %.`;
     const head = document.createElement('thead');
     head.append(header);
     const body = document.createElement('tbody');
@@ -89,7 +89,8 @@ export function componentSummary(result: ComponentAnalysisResult): string {
   return (
     `${result.complete ? 'Done' : 'Cancelled'}: ${result.forwardPasses} forward passes in ` +
     `${result.seconds.toFixed(1)} s (${rate.toFixed(1)} per second) on ${result.backend}; ` +
-    `base Dice ${result.baseScore.toFixed(4)}; ${significant} of ${result.components.length} ` +
+    `base Dice ${result.baseScore.toFixed(2)} % (effects are in percentage points); ` +
+    `${significant} of ${result.components.length} ` +
     `components significant${result.complete ? '' : ' (those finished)'}.`
   );
 }

@@ -22,6 +22,8 @@ import type { ComponentsRequest, FromWorker, RunRequest, ToWorker } from './prot
 
 const runtimes = browserRuntimes({ wasm: ortWasm, mjs: ortMjs });
 let running: AbortController | null = null;
+/** The GPU device of the run in progress, on WebGPU; only the page's test hook reaches it. */
+let runningDevice: GPUDevice | null = null;
 
 function post(message: FromWorker, transfer: Transferable[] = []): void {
   postMessage(message, { transfer });
@@ -43,47 +45,52 @@ interface RunHooks {
 }
 
 /**
- * Runs `work` as the one run in progress: it can be cancelled, and a lost GPU device stops it
- * and is reported as such; `work` returns the message that ends a run that succeeds.
+ * Runs `work` as the one run in progress: it can be cancelled, and a lost GPU device stops it.
+ * The loss is reported as soon as it happens rather than when `work` gives up, since a model run
+ * on a lost device may never return; the page then ends this worker. `work` returns the message
+ * that ends a run that succeeds.
  */
 async function runOne(work: (hooks: RunHooks) => Promise<FromWorker>): Promise<void> {
   const controller = new AbortController();
   running = controller;
-  let deviceLost: string | null = null;
+  let reported = false;
+  const report = (message: FromWorker) => {
+    if (!reported) post(message);
+    reported = true;
+  };
   const started = performance.now();
   const hooks: RunHooks = {
     runtimes,
     logger: new Logger('warn'),
     onModel: (model) => {
       post({ type: 'started', backend: model.backend, batchSize: model.maxBatchSize });
-      void model.gpuDevice().then((device) =>
-        device?.lost.then((info) => {
+      void model.gpuDevice().then((device) => {
+        if (!device) return;
+        runningDevice = device;
+        void device.lost.then((info) => {
           if (running !== controller) return;
-          deviceLost = info.message || info.reason;
           controller.abort();
-        }),
-      );
+          report({
+            type: 'failed',
+            message: `the GPU device was lost (${info.message || info.reason}); the run stopped`,
+            deviceLost: true,
+          });
+        });
+      });
     },
     onProgress: (progress) =>
       post({ type: 'progress', progress, seconds: (performance.now() - started) / 1000 }),
     signal: controller.signal,
   };
   try {
-    const done = await work(hooks);
-    if (deviceLost !== null) throw new Error(deviceLost);
-    post(done);
+    report(await work(hooks));
   } catch (error) {
-    post(
-      deviceLost === null
-        ? { type: 'failed', message: describe(error), deviceLost: false }
-        : {
-            type: 'failed',
-            message: `the GPU device was lost (${deviceLost}); the run stopped`,
-            deviceLost: true,
-          },
-    );
+    report({ type: 'failed', message: describe(error), deviceLost: false });
   } finally {
-    if (running === controller) running = null;
+    if (running === controller) {
+      running = null;
+      runningDevice = null;
+    }
   }
 }
 
@@ -112,6 +119,7 @@ function componentsRun(request: ComponentsRequest): Promise<void> {
 onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (message.type === 'cancel') running?.abort();
+  else if (message.type === 'lose-device') runningDevice?.destroy();
   else if (message.type === 'components') void componentsRun(message.request);
   else void explainRun(message.request);
 };

@@ -72,13 +72,6 @@ export async function fileBytes(file: File): Promise<Uint8Array> {
   return new Uint8Array(await file.arrayBuffer());
 }
 
-/** Which input a dropped file is, from its name: models by extension, masks by their name. */
-export function roleOf(file: File, imageCount: number): 'model' | 'image' | 'mask' | 'patch' {
-  if (/\.onnx$/i.test(file.name)) return 'model';
-  if (imageCount > 2) return 'patch';
-  return /mask|label|segmentation|_gt\b/i.test(file.name) ? 'mask' : 'image';
-}
-
 export function describeModel(model: LoadedModel): string {
   const shape = (tensor: TensorDescription) =>
     `${tensor.name}: ${tensor.elementType}[${tensor.dims.join(', ')}]`;

@@ -1,34 +1,21 @@
 // The page: inputs and options on the left, the image with its RoI and the map (or the ranking of
 // the network's components) on the right. The runs themselves go in a worker (explain-worker.ts).
-import {
-  cropImage,
-  parseBlock,
-  parseNormalize,
-  parseRegion,
-  parseSize,
-  resizeBilinear,
-  toPlanar,
-  type Backend,
-  type BackendChoice,
-  type ExplanationResult,
-  type Preset,
-} from '@pdcr/core';
-import type { Activation, PlanarImage } from '@pdcr/kernels';
-import { ComponentTable, componentOptions, componentSummary } from './components-view.ts';
+import { parseRegion, type Backend, type ExplanationResult } from '@pdcr/core';
+import { ComponentTable, componentSummary } from './components-view.ts';
 import { checkDevice, type DeviceReport } from './device-check.ts';
-import { element, errorText, field, numberField, optional, parsed } from './fields.ts';
+import { element, errorText, field, optional } from './fields.ts';
 import {
-  DEMO_SETTINGS,
-  demoInputs,
-  describeModel,
-  fileBytes,
-  loadImage,
-  loadModel,
-  roleOf,
-  type Inputs,
-} from './inputs.ts';
+  applyFiles,
+  droppedFiles,
+  DROP_RULE,
+  readFiles,
+  type ArrivedFile,
+  type Role,
+} from './file-intake.ts';
+import { DEMO_SETTINGS, demoInputs, describeModel, type Inputs } from './inputs.ts';
 import { MapView } from './map-view.ts';
-import type { FromWorker, RunRequest, SharedRequest, ToWorker } from './protocol.ts';
+import { componentsRequest, explainRequest, modelView } from './requests.ts';
+import type { FromWorker, ToWorker } from './protocol.ts';
 
 const message = element<HTMLParagraphElement>('message');
 const runStatus = element<HTMLParagraphElement>('run-status');
@@ -38,7 +25,8 @@ const componentsButton = element<HTMLButtonElement>('run-components');
 const cancelButton = element<HTMLButtonElement>('cancel');
 const downloads = element<HTMLDivElement>('downloads');
 
-let inputs: Inputs | null = null;
+/** What the user (or the demo) gave so far; a run needs at least the model and the image. */
+let chosen: Partial<Inputs> = {};
 let device: DeviceReport | null = null;
 let worker: Worker | null = null;
 let backend: Backend | null = null;
@@ -70,34 +58,14 @@ function clearError(): void {
   message.textContent = '';
 }
 
-/** The image as the model will see it (crop, channels, size): what the RoI is drawn on. */
-function modelView(current: Inputs): PlanarImage {
-  const { model, image } = current;
-  const cropText = optional('opt-crop');
-  const crop = cropText ? parsed('crop', parseRegion, cropText) : undefined;
-  const [, declaredChannels, declaredHeight, declaredWidth] = model.input.dims;
-  const chosenChannels = optional('opt-channels');
-  const channels =
-    typeof declaredChannels === 'number' ? declaredChannels : Number(chosenChannels ?? 3);
-  let planar = toPlanar(image.raster, channels);
-  if (crop) {
-    if (crop.top + crop.height > planar.height || crop.left + crop.width > planar.width) {
-      throw new RangeError(
-        `crop: ${cropText} does not fit the ${planar.height}x${planar.width} image ${image.name}`,
-      );
-    }
-    planar = cropImage(planar, crop);
-  }
-  const sizeText = optional('opt-size');
-  const size = sizeText ? parsed('size', parseSize, sizeText) : undefined;
-  const target =
-    size === 'image' || (size === undefined && typeof declaredHeight !== 'number')
-      ? { height: planar.height, width: planar.width }
-      : (size ?? { height: declaredHeight as number, width: declaredWidth as number });
-  return resizeBilinear(planar, target.height, target.width);
+/** The inputs of a run, once both the model and the image are there. */
+function runInputs(): Inputs | null {
+  const { model, image } = chosen;
+  return model && image ? { ...chosen, model, image } : null;
 }
 
 function refreshView(): void {
+  const inputs = runInputs();
   if (!inputs) return;
   try {
     view.showImage(modelView(inputs));
@@ -109,13 +77,18 @@ function refreshView(): void {
 }
 
 function showInputs(): void {
-  if (!inputs) return;
-  const { model, image, mask, patches } = inputs;
-  element('inputs-summary').textContent =
-    `Model ${model.name}; image ${image.name} (${image.raster.height}x${image.raster.width})` +
-    (mask ? `; mask ${mask.name}` : '; no mask: the model’s own prediction is the reference') +
-    (patches ? `; ${patches.length} patch images` : '; patches cut from the image');
-  element('model-info').textContent = describeModel(model);
+  const { model, image, mask, patches } = chosen;
+  element('inputs-summary').textContent = [
+    model ? `Model ${model.name}` : 'No model yet: pick or drop an ONNX model',
+    image
+      ? `image ${image.name} (${image.raster.height}x${image.raster.width})`
+      : 'no image yet: pick or drop one',
+    mask ? `mask ${mask.name}` : 'no mask: the model’s own prediction is the reference',
+    patches
+      ? `${patches.length} patch images (Rank components takes its natural samples from them too)`
+      : 'patches cut from the image',
+  ].join('; ');
+  element('model-info').textContent = model ? describeModel(model) : '';
   componentTable.clear();
   refreshView();
 }
@@ -124,99 +97,49 @@ function applySettings(settings: Partial<Record<string, string>>): void {
   for (const [key, value] of Object.entries(settings)) field(`opt-${key}`).value = value ?? '';
 }
 
-async function useDemo(): Promise<void> {
+/**
+ * Loads the bundled demo. On opening (`onOpening`) it gives way to files the user picked while
+ * it loaded; when it cannot be loaded, the files picked are kept and the page waits for the rest.
+ */
+async function useDemo(onOpening = false): Promise<void> {
   setState('loading');
   runStatus.textContent = 'Loading the demo (nuclei U-Net, DSB2018 image)…';
   try {
-    inputs = await demoInputs();
-    applySettings(DEMO_SETTINGS);
-    clearError();
-    showInputs();
+    const demo = await demoInputs();
+    if (!onOpening || Object.keys(chosen).length === 0) {
+      chosen = demo;
+      applySettings(DEMO_SETTINGS);
+      view.clearMap();
+      clearError();
+      showInputs();
+    }
     runStatus.textContent = 'Demo ready: press Explain, or Rank components.';
   } catch (error) {
-    showError(`The demo could not be loaded: ${errorText(error)}`);
+    showError(`The demo could not be loaded: ${errorText(error)}. Pick or drop your own files.`);
+    runStatus.textContent = '';
   }
   setState('ready');
 }
 
-/** Takes the files picked or dropped; a file that is refused leaves the other inputs as they were. */
-async function takeFiles(files: readonly File[], forced?: 'model' | 'image' | 'mask' | 'patch') {
+/**
+ * Takes the files of one pick or drop: all are read and checked first, and then all are applied,
+ * or, when one is refused, none (and the map of the last run stays).
+ */
+async function takeFiles(arrived: readonly ArrivedFile[], picked?: Role): Promise<void> {
   clearError();
-  const imageCount = files.filter((file) => !/\.onnx$/i.test(file.name)).length;
-  const patches: Inputs['patches'] = [];
+  let taken;
   try {
-    for (const file of files) {
-      const role = forced ?? roleOf(file, imageCount);
-      const bytes = await fileBytes(file);
-      if (role === 'model') {
-        const model = loadModel(file.name, bytes);
-        inputs = inputs ? { ...inputs, model } : null;
-      } else if (role === 'patch') {
-        patches.push(loadImage(file.name, bytes));
-      } else if (role === 'mask') {
-        const mask = loadImage(file.name, bytes);
-        if (inputs) inputs = { ...inputs, mask };
-      } else {
-        const image = loadImage(file.name, bytes);
-        if (inputs) {
-          // A new image drops the mask of the old one.
-          inputs = {
-            model: inputs.model,
-            image,
-            ...(inputs.patches ? { patches: inputs.patches } : {}),
-          };
-          field('opt-crop').value = '';
-        }
-      }
-    }
-    if (patches.length > 0 && inputs) inputs = { ...inputs, patches };
+    taken = await readFiles(arrived, picked);
   } catch (error) {
     showError(errorText(error));
+    return;
   }
+  if (Object.keys(taken).length === 0) return;
+  chosen = applyFiles(chosen, taken);
+  // The crop belongs to the image it was chosen on.
+  if (taken.image) field('opt-crop').value = '';
   view.clearMap();
   showInputs();
-}
-
-/** The inputs and the fields both kinds of run read: how the model sees the image, RoI, seed. */
-function sharedRequest(current: Inputs): SharedRequest {
-  const cropText = optional('opt-crop');
-  const sizeText = optional('opt-size');
-  const channels = optional('opt-channels');
-  const classIndex = numberField('opt-class', 'class', true, 0);
-  const batch = numberField('opt-batch', 'batch', true, 1);
-  return {
-    model: { name: current.model.name, bytes: current.model.bytes },
-    image: current.image,
-    ...(current.mask ? { mask: current.mask } : {}),
-    ...(cropText ? { crop: parsed('crop', parseRegion, cropText) } : {}),
-    roi: parsed('RoI', parseRegion, optional('opt-roi') ?? ''),
-    seed: numberField('opt-seed', 'seed', true, 0) ?? 0,
-    backend: field('opt-backend').value as BackendChoice,
-    ...(channels ? { channels: Number(channels) } : {}),
-    ...(sizeText ? { size: parsed('size', parseSize, sizeText) } : {}),
-    normalize: parsed('normalise', parseNormalize, optional('opt-normalize') ?? 'none'),
-    activation: field('opt-activation').value as Activation,
-    ...(classIndex !== undefined ? { classIndex } : {}),
-    binarize: numberField('opt-binarize', 'binarise', false, 0) ?? 0.5,
-    ...(batch !== undefined ? { batch } : {}),
-  };
-}
-
-function explainRequest(current: Inputs): RunRequest {
-  const samples = numberField('opt-samples', 'samples', true, 1);
-  const screen = numberField('opt-screen', 'screen', true, 1);
-  const threshold = numberField('opt-threshold', 'threshold', false, 0);
-  return {
-    ...sharedRequest(current),
-    block: parsed('block', parseBlock, optional('opt-block') ?? ''),
-    ...(current.patches ? { patchImages: current.patches } : {}),
-    patchCount: numberField('opt-patch-count', 'patches to cut', true, 1) ?? 1000,
-    preset: field('opt-preset').value as Preset,
-    ...(samples !== undefined ? { samples } : {}),
-    ...(screen !== undefined ? { screen } : {}),
-    ...(threshold !== undefined ? { threshold } : {}),
-    ...(element<HTMLInputElement>('opt-freeze').checked ? { freezeStats: true } : {}),
-  };
 }
 
 function backendNote(chosen: Backend): string {
@@ -262,8 +185,8 @@ function finish(result: ExplanationResult, files: Record<string, Uint8Array | st
   runStatus.textContent =
     `${result.complete ? 'Done' : 'Cancelled'}: ${result.forwardPasses} forward passes in ` +
     `${result.seconds.toFixed(1)} s (${rate.toFixed(1)} per second) on ${result.backend}; ` +
-    `base Dice ${result.baseScore.toFixed(4)}; ${significant} of ${result.blocks.length} blocks ` +
-    `significant${result.complete ? '' : ` (${result.blocks.length} blocks finished)`}.`;
+    `base Dice ${result.baseScore.toFixed(2)} % (effects are in percentage points); ` +
+    `${significant} of ${result.blocks.length} blocks significant${result.complete ? '' : ` (${result.blocks.length} blocks finished)`}.`;
   progressBar.value = result.complete ? 1 : progressBar.value;
   setState(result.complete ? 'done' : 'cancelled');
 }
@@ -302,13 +225,18 @@ function onWorkerMessage(event: MessageEvent<FromWorker>): void {
       runStatus.textContent = data.deviceLost
         ? 'The GPU device was lost. Run again: the next run starts afresh (choose wasm if it repeats).'
         : 'The run failed; the page is ready for another.';
-      if (data.deviceLost) {
-        worker?.terminate();
-        worker = null;
-      }
+      // The worker is not trusted after a failure: a WebGPU run may leave it holding a device
+      // that is lost or in error, and one that is not flagged lost would fail every later run.
+      // The next run starts a fresh worker, with a fresh device.
+      stopWorker();
       setState('failed');
       break;
   }
+}
+
+function stopWorker(): void {
+  worker?.terminate();
+  worker = null;
 }
 
 function explainerWorker(): Worker {
@@ -316,9 +244,8 @@ function explainerWorker(): Worker {
     worker = new Worker(new URL('./explain-worker.ts', import.meta.url), { type: 'module' });
     worker.onmessage = onWorkerMessage;
     worker.onerror = (event) => {
-      showError(`The explainer stopped: ${event.message}`);
-      worker?.terminate();
-      worker = null;
+      showError(`The explainer stopped: ${event.message}. Run again: the next run starts afresh.`);
+      stopWorker();
       setState('failed');
     };
   }
@@ -327,14 +254,18 @@ function explainerWorker(): Worker {
 
 /** Starts an explanation, or a component analysis; the page shows one result at a time. */
 function run(kind: 'explain' | 'components'): void {
-  if (!inputs) return;
+  const inputs = runInputs();
+  if (!inputs) {
+    showError('A run needs a model and an image: pick or drop the one that is missing.');
+    return;
+  }
   clearError();
   let message: ToWorker;
   try {
     message =
       kind === 'explain'
         ? { type: 'run', request: explainRequest(inputs) }
-        : { type: 'components', request: { ...sharedRequest(inputs), ...componentOptions() } };
+        : { type: 'components', request: componentsRequest(inputs) };
   } catch (error) {
     showError(errorText(error));
     return;
@@ -371,13 +302,17 @@ const pickers = [
   ['image-file', 'image'],
   ['mask-file', 'mask'],
   ['patch-files', 'patch'],
+  ['patch-folder', 'patch'],
 ] as const;
 for (const [id, role] of pickers) {
   const picker = element<HTMLInputElement>(id);
   picker.addEventListener('change', () => {
-    void takeFiles(Array.from(picker.files ?? []), role).then(() => (picker.value = ''));
+    const inFolder = picker.webkitdirectory;
+    const arrived = Array.from(picker.files ?? [], (file) => ({ file, inFolder }));
+    void takeFiles(arrived, role).then(() => (picker.value = ''));
   });
 }
+element('drop-rule').textContent = DROP_RULE;
 const dropZone = element('drop-zone');
 dropZone.addEventListener('dragover', (event) => {
   event.preventDefault();
@@ -387,7 +322,11 @@ dropZone.addEventListener('dragleave', () => dropZone.classList.remove('over'));
 dropZone.addEventListener('drop', (event) => {
   event.preventDefault();
   dropZone.classList.remove('over');
-  void takeFiles(Array.from(event.dataTransfer?.files ?? []));
+  if (!event.dataTransfer) return;
+  droppedFiles(event.dataTransfer).then(
+    (arrived) => takeFiles(arrived),
+    (error: unknown) => showError(`The dropped folder could not be read: ${errorText(error)}`),
+  );
 });
 
 async function describeDevice(): Promise<void> {
@@ -403,5 +342,12 @@ async function describeDevice(): Promise<void> {
   }
 }
 
-await Promise.all([describeDevice(), useDemo()]);
+// For the browser tests only, with `?test-hooks` in the address: destroys the worker's GPU
+// device mid-run, the one way a test can lose a device on purpose. Without the flag nothing
+// posts the message, and the worker only acts on it while a WebGPU run holds a device.
+if (new URLSearchParams(location.search).has('test-hooks')) {
+  Object.assign(window, { pdcrLoseDevice: () => worker?.postMessage({ type: 'lose-device' }) });
+}
+
+await Promise.all([describeDevice(), useDemo(true)]);
 document.body.dataset['ready'] = 'true';

@@ -45,8 +45,12 @@ export interface RunRequest extends SharedRequest {
   readonly freezeStats?: boolean;
 }
 
-/** A component analysis as the page asks for it; natural samples come from the image itself. */
+/**
+ * A component analysis as the page asks for it; natural samples come from `naturalSources` (the
+ * page's patch images) when given, else from the image itself away from the crop.
+ */
 export interface ComponentsRequest extends SharedRequest {
+  readonly naturalSources?: readonly NamedRaster[];
   readonly select?: string;
   readonly granularity: ComponentGranularity;
   readonly intervention: ComponentIntervention;
@@ -56,7 +60,9 @@ export interface ComponentsRequest extends SharedRequest {
 export type ToWorker =
   | { readonly type: 'run'; readonly request: RunRequest }
   | { readonly type: 'components'; readonly request: ComponentsRequest }
-  | { readonly type: 'cancel' };
+  | { readonly type: 'cancel' }
+  /** Test-only (the page's `?test-hooks`): destroys the running model's GPU device. */
+  | { readonly type: 'lose-device' };
 
 export type FromWorker =
   | { readonly type: 'started'; readonly backend: Backend; readonly batchSize: number }

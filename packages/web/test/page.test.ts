@@ -150,7 +150,11 @@ function runCli(args: readonly string[], out: string): Promise<string> {
 }
 
 /** `pdcr components` on the same inputs as the page's component run. */
-function cliComponents(out: string, backend: string): Promise<string> {
+function cliComponents(
+  out: string,
+  backend: string,
+  extra: readonly string[] = [],
+): Promise<string> {
   return runCli(
     [
       'components',
@@ -161,6 +165,7 @@ function cliComponents(out: string, backend: string): Promise<string> {
       ...['--natural-count', COMPONENTS['natural-count'], '--seed', COMPONENTS.seed],
       ...['--size', 'image', '--normalize', 'zscore', '--activation', 'sigmoid'],
       ...['--backend', backend, '--out', out, '--quiet'],
+      ...extra,
     ],
     out,
   );
@@ -232,7 +237,7 @@ describe('the page, built for production, in headless Chromium', () => {
     })();
   });
 
-  it('runs the demo on WebGPU and on wasm, fills the map, and matches the CLI on wasm', async (context) => {
+  it('runs the demo on WebGPU and on wasm, fills the map, and matches the CLI on each', async (context) => {
     skipWithoutChromium(context);
     const webgpu = await explainOnPage(page, 'webgpu');
     const webgpuRate = await page.evaluate(() => document.body.dataset['passesPerSecond']);
@@ -273,37 +278,93 @@ describe('the page, built for production, in headless Chromium', () => {
     try {
       const cli = JSON.parse(await readFile(await cliExplain(out, 'wasm'), 'utf8'));
       expect(comparable(wasm)).toEqual(comparable(cli as ExplanationResult));
+
+      // The CLI on WebGPU runs the same kernels and onnxruntime-web build through Dawn on
+      // SwiftShader in Node (about a minute of session creation). The two stacks have given the
+      // same numbers to the last bit (ATEs, intervals, base score), so the whole result is
+      // compared exactly, as on wasm; a difference here is a difference between the two paths.
+      const cliWebgpu = JSON.parse(await readFile(await cliExplain(out, 'webgpu'), 'utf8'));
+      expect(cliWebgpu.backend).toBe('webgpu');
+      expect(comparable(webgpu)).toEqual(comparable(cliWebgpu as ExplanationResult));
     } finally {
       await rm(out, { recursive: true, force: true });
     }
     expect(errors).toEqual([]);
   }, 900_000);
 
-  it('refuses a file that is not a model with a message, and still runs the demo', async (context) => {
+  it('refuses bad files with a message, changing nothing, and still runs the demo', async (context) => {
     skipWithoutChromium(context);
-    const bad = path.join(await mkdtemp(path.join(tmpdir(), 'pdcr-web-bad-')), 'broken.onnx');
+    const folder = await mkdtemp(path.join(tmpdir(), 'pdcr-web-bad-'));
+    const bad = path.join(folder, 'broken.onnx');
+    const badPatch = path.join(folder, 'broken.png');
     await writeFile(bad, 'this is not an ONNX model');
-    try {
-      const picker = await page.$('#model-file');
-      await (picker as unknown as { uploadFile(file: string): Promise<void> }).uploadFile(bad);
-      await page.waitForFunction(() => !(document.getElementById('message') as HTMLElement).hidden);
-      expect(await page.$eval('#message', (element) => element.textContent)).toMatch(
-        /broken\.onnx/,
+    await writeFile(badPatch, 'this is not a PNG');
+    const upload = async (id: string, ...files: string[]) => {
+      const picker = await page.$(`#${id}`);
+      await (picker as unknown as { uploadFile(...files: string[]): Promise<void> }).uploadFile(
+        ...files,
       );
-      await page.click('#use-demo');
-      await page.waitForSelector('body[data-state="ready"]');
+      await page.waitForFunction(() => !(document.getElementById('message') as HTMLElement).hidden);
+      return page.$eval('#message', (element) => element.textContent);
+    };
+    try {
+      await explainOnPage(page, 'wasm');
+      const drawn = await colouredPixels(page);
+      expect(drawn).toBeGreaterThan(0);
+      const summary = await page.$eval('#inputs-summary', (element) => element.textContent);
+
+      expect(await upload('model-file', bad)).toMatch(/broken\.onnx/);
+      // A good patch image picked with a bad one: neither is taken.
+      const good = path.join(repository, 'data/dsb2018/img2d.tif');
+      expect(await upload('patch-files', good, badPatch)).toMatch(/broken\.png/);
+      expect(await page.$eval('#inputs-summary', (element) => element.textContent)).toBe(summary);
+      expect(await colouredPixels(page)).toBe(drawn);
+
       const result = await explainOnPage(page, 'wasm');
       expect(result.complete).toBe(true);
       expect(result.model.path).toBe('unet2d-nuclei-broad.onnx');
-      await page.screenshot({
-        path: path.join(screenshotDir, 'page-finished.png'),
-        fullPage: true,
-      });
       expect(errors).toEqual([]);
     } finally {
-      await rm(path.dirname(bad), { recursive: true, force: true });
+      await rm(folder, { recursive: true, force: true });
     }
   }, 300_000);
+
+  it('says so when the GPU device is lost mid-run, and runs on WebGPU again afterwards', async (context) => {
+    skipWithoutChromium(context);
+    // A page of its own, opened with the test hook that destroys the worker's device.
+    const lossPage = await chromium!.browser.newPage();
+    const lossErrors = collectPageErrors(lossPage);
+    try {
+      await lossPage.goto(`${server!.url}/?test-hooks`, { waitUntil: 'load' });
+      await lossPage.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      // The demo's own configuration on the paper preset: minutes on SwiftShader, so the device
+      // is lost well before the run could end.
+      await setOptions(lossPage, { preset: 'paper', backend: 'webgpu' });
+      await lossPage.click('#run');
+      await lossPage.waitForFunction(
+        () => /forward passes/.test(document.getElementById('run-status')!.textContent ?? ''),
+        { timeout: 300_000 },
+      );
+      await lossPage.evaluate(() =>
+        (window as unknown as { pdcrLoseDevice(): void }).pdcrLoseDevice(),
+      );
+      await lossPage.waitForSelector('body[data-state="failed"]', { timeout: 60_000 });
+      expect(await lossPage.$eval('#message', (element) => element.textContent)).toMatch(
+        /^the GPU device was lost \(.+\); the run stopped$/,
+      );
+      expect(await lossPage.$eval('#run-status', (element) => element.textContent)).toMatch(
+        /^The GPU device was lost\. Run again/,
+      );
+
+      const again = await explainOnPage(lossPage, 'webgpu');
+      expect(again.backend).toBe('webgpu');
+      expect(again.complete).toBe(true);
+      expect(await colouredPixels(lossPage)).toBeGreaterThan(0);
+      expect(lossErrors).toEqual([]);
+    } finally {
+      await lossPage.close();
+    }
+  }, 600_000);
 
   it('ranks the components of the demo on wasm in a table, as pdcr components does', async (context) => {
     skipWithoutChromium(context);
@@ -360,5 +421,75 @@ describe('the page, built for production, in headless Chromium', () => {
       await rm(out, { recursive: true, force: true });
     }
     expect(errors).toEqual([]);
+  }, 400_000);
+  it('takes a picked folder of patches for explaining, and as natural samples for components', async (context) => {
+    skipWithoutChromium(context);
+    const folder = await mkdtemp(path.join(tmpdir(), 'pdcr-web-patches-'));
+    const patchDir = path.join(folder, 'patches');
+    await mkdir(patchDir);
+    // Sixteen 8x8 grey PNGs drawn by the page's own canvas, and a note the picker must skip.
+    const pngs = await page.evaluate(async (count) => {
+      const encoded: string[] = [];
+      for (let k = 0; k < count; k++) {
+        const canvas = new OffscreenCanvas(8, 8);
+        const context = canvas.getContext('2d')!;
+        const pixels = context.createImageData(8, 8);
+        for (let i = 0; i < 64; i++) {
+          const grey = (37 * k + 11 * i + ((i * i) % 13) * 9) % 256;
+          pixels.data.set([grey, grey, grey, 255], 4 * i);
+        }
+        context.putImageData(pixels, 0, 0);
+        const bytes = new Uint8Array(await (await canvas.convertToBlob()).arrayBuffer());
+        encoded.push(btoa(String.fromCharCode(...bytes)));
+      }
+      return encoded;
+    }, 16);
+    const files = pngs.map((_, k) =>
+      path.join(patchDir, `patch-${String(k).padStart(2, '0')}.png`),
+    );
+    await Promise.all(files.map((file, k) => writeFile(file, Buffer.from(pngs[k]!, 'base64'))));
+    await writeFile(path.join(patchDir, 'notes.txt'), 'not an image');
+    try {
+      const picker = await page.$('#patch-folder');
+      await (picker as unknown as { uploadFile(...files: string[]): Promise<void> }).uploadFile(
+        patchDir,
+      );
+      await page.waitForFunction(() =>
+        /; 16 patch images/.test(document.getElementById('inputs-summary')!.textContent ?? ''),
+      );
+      expect(await page.$eval('#message', (element) => element.textContent)).toBe('');
+
+      const explained = await explainOnPage(page, 'wasm');
+      expect(explained.parameters.patches).toBe(16);
+
+      await setOptions(page, { ...COMPONENTS, backend: 'wasm' });
+      await page.click('#run-components');
+      await page.waitForSelector(
+        'body[data-state="failed"], body[data-state="done"] #component-table:not([hidden])',
+        { timeout: 300_000 },
+      );
+      expect(await page.$eval('#message', (element) => element.textContent)).toBe('');
+      const ranked = JSON.parse(
+        await page.$eval('#download-result-json', async (link) =>
+          (await fetch((link as HTMLAnchorElement).href)).text(),
+        ),
+      ) as ComponentAnalysisResult;
+
+      // The same as pdcr components --natural-from the patches, and not the same as without.
+      const out = path.join(folder, 'cli');
+      const fromPatches = JSON.parse(
+        await readFile(await cliComponents(out, 'wasm', ['--natural-from', ...files]), 'utf8'),
+      ) as ComponentAnalysisResult;
+      expect(comparable(ranked)).toEqual(comparable(fromPatches));
+      const fromImage = JSON.parse(
+        await readFile(await cliComponents(out, 'wasm'), 'utf8'),
+      ) as ComponentAnalysisResult;
+      expect(comparable(ranked).components).not.toEqual(comparable(fromImage).components);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.click('#use-demo');
+      await page.waitForSelector('body[data-state="ready"]');
+      await rm(folder, { recursive: true, force: true });
+    }
   }, 400_000);
 });
