@@ -188,6 +188,7 @@ export class ModelRunner {
       batchSize,
       this.name,
     );
+    await nextTask();
     return data;
   }
 
@@ -226,6 +227,7 @@ export class ModelRunner {
       }),
     };
     const results = await this.session.run(feeds);
+    await nextTask();
     const tensor = results[this.signature.output.name]!;
     for (const [outputName, other] of Object.entries(results))
       if (outputName !== this.signature.output.name) other.dispose();
@@ -393,4 +395,14 @@ async function batchesAgree(
 async function digest(bytes: Uint8Array): Promise<string> {
   const hash = await crypto.subtle.digest('SHA-256', bytes.slice().buffer);
   return Array.from(new Uint8Array(hash), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Resolves in a later task of the event loop. Every batch waits for one after its run, so that
+ * messages queued meanwhile (a cancel from the page, an interrupt) are handled before the caller
+ * decides on the next batch: onnxruntime-web's wasm provider can finish a run without the event
+ * loop ever getting a turn, and a loop of such runs would never see them. One timer per batch.
+ */
+export function nextTask(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }

@@ -329,6 +329,45 @@ describe('the page, built for production, in headless Chromium', () => {
     }
   }, 300_000);
 
+  it('cancels a run on wasm between batches and keeps the blocks it finished', async (context) => {
+    skipWithoutChromium(context);
+    // The demo as it opens, on the paper preset: 6,121 passes, minutes on wasm here. onnxruntime's
+    // wasm runs give the worker's event loop no turn of their own, so this fails if the runner
+    // stops yielding between batches: the cancel would wait for the whole run.
+    await page.click('#use-demo');
+    await page.waitForSelector('body[data-state="ready"]');
+    await setOptions(page, { preset: 'paper', backend: 'wasm' });
+    await page.click('#run');
+    // Cancelled once two batches are in.
+    await page.waitForFunction(
+      () => {
+        const status = document.getElementById('run-status')!.textContent ?? '';
+        return Number(/(\d+) of \d+ forward passes/.exec(status)?.[1] ?? 0) >= 128;
+      },
+      { timeout: 120_000 },
+    );
+    await page.click('#cancel');
+    const cancelled = performance.now();
+    await page.waitForSelector('body[data-state="cancelled"]', { timeout: 60_000 });
+    // The batch in flight finishes (64 images, a few seconds on wasm here); no more start.
+    expect(performance.now() - cancelled).toBeLessThan(30_000);
+    expect(await page.$eval('#run-status', (element) => element.textContent)).toMatch(
+      /^Cancelled: \d+ forward passes/,
+    );
+    const result = JSON.parse(
+      await page.$eval('#download-result-json', async (link) =>
+        (await fetch((link as HTMLAnchorElement).href)).text(),
+      ),
+    ) as ExplanationResult;
+    expect(result.complete).toBe(false);
+    expect(result.forwardPasses).toBeLessThan(1000);
+    expect(result.blocks.length).toBeGreaterThan(0);
+    expect(result.blocks.length).toBeLessThan(240);
+    // Only blocks whose draws all ran are kept, each with its own sample count.
+    expect(result.blocks.every((block) => block.n >= 3)).toBe(true);
+    expect(errors).toEqual([]);
+  }, 300_000);
+
   it('says so when the GPU device is lost mid-run, and runs on WebGPU again afterwards', async (context) => {
     skipWithoutChromium(context);
     // A page of its own, opened with the test hook that destroys the worker's device.

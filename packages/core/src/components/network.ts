@@ -1,6 +1,6 @@
 import type * as OrtWeb from 'onnxruntime-web';
 import { ModelError, ModelOutputError } from '../errors.ts';
-import type { ModelRunner, OrtModule, OrtRuntimes } from '../model-runner.ts';
+import { nextTask, type ModelRunner, type OrtModule, type OrtRuntimes } from '../model-runner.ts';
 import { relaxModelShapes } from '../onnx-model.ts';
 import {
   candidateTensors,
@@ -253,7 +253,9 @@ async function run(
     width,
   ]);
   try {
-    return await session.run({ [runner.signature.input.name]: image, ...extraFeeds });
+    const results = await session.run({ [runner.signature.input.name]: image, ...extraFeeds });
+    await nextTask();
+    return results;
   } catch (error) {
     throw new ModelOutputError(
       runner.name,
