@@ -22,9 +22,16 @@ export interface LaunchedBrowser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<LaunchedBrowser> {
+/**
+ * Starts headless Chromium. `protocolTimeout` (ms, puppeteer's default 180 s) bounds any one call
+ * into the page, a wait for a selector included: raise it for waits longer than that.
+ */
+export async function launchChromium(
+  options: { protocolTimeout?: number } = {},
+): Promise<LaunchedBrowser> {
   const userDataDir = await mkdtemp(path.join(tmpdir(), 'pdcr-chromium-'));
   const browser = await puppeteer.launch({
+    ...options,
     executablePath: CHROMIUM_PATH,
     headless: true,
     userDataDir,

@@ -98,6 +98,25 @@ function applySettings(settings: Partial<Record<string, string>>): void {
 }
 
 /**
+ * Puts every option back to the value the page opened with, the backend aside (it is the
+ * machine's, not the inputs'): the demo then runs as documented whatever an earlier run set.
+ */
+function resetOptions(): void {
+  const options = document.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[id^="opt-"]');
+  for (const option of Array.from(options)) {
+    if (option.id === 'opt-backend') continue;
+    if (option instanceof HTMLSelectElement) {
+      const initial = Array.from(option.options).findIndex((choice) => choice.defaultSelected);
+      option.selectedIndex = Math.max(initial, 0);
+    } else if (option.type === 'checkbox') {
+      option.checked = option.defaultChecked;
+    } else {
+      option.value = option.defaultValue;
+    }
+  }
+}
+
+/**
  * Loads the bundled demo. On opening (`onOpening`) it gives way to files the user picked while
  * it loaded; when it cannot be loaded, the files picked are kept and the page waits for the rest.
  */
@@ -108,6 +127,7 @@ async function useDemo(onOpening = false): Promise<void> {
     const demo = await demoInputs();
     if (!onOpening || Object.keys(chosen).length === 0) {
       chosen = demo;
+      resetOptions();
       applySettings(DEMO_SETTINGS);
       view.clearMap();
       clearError();

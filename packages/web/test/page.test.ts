@@ -298,7 +298,9 @@ describe('the page, built for production, in headless Chromium', () => {
     const bad = path.join(folder, 'broken.onnx');
     const badPatch = path.join(folder, 'broken.png');
     await writeFile(bad, 'this is not an ONNX model');
+    const badImage = path.join(folder, 'not-an-image.tif');
     await writeFile(badPatch, 'this is not a PNG');
+    await writeFile(badImage, 'this is not a TIFF');
     const upload = async (id: string, ...files: string[]) => {
       const picker = await page.$(`#${id}`);
       await (picker as unknown as { uploadFile(...files: string[]): Promise<void> }).uploadFile(
@@ -314,6 +316,7 @@ describe('the page, built for production, in headless Chromium', () => {
       const summary = await page.$eval('#inputs-summary', (element) => element.textContent);
 
       expect(await upload('model-file', bad)).toMatch(/broken\.onnx/);
+      expect(await upload('image-file', badImage)).toMatch(/not-an-image\.tif/);
       // A good patch image picked with a bad one: neither is taken.
       const good = path.join(repository, 'data/dsb2018/img2d.tif');
       expect(await upload('patch-files', good, badPatch)).toMatch(/broken\.png/);
@@ -360,6 +363,8 @@ describe('the page, built for production, in headless Chromium', () => {
       ),
     ) as ExplanationResult;
     expect(result.complete).toBe(false);
+    // Use the demo restored the options an earlier test changed (screen 2, samples 3).
+    expect(result.parameters).toMatchObject({ screen: 3, samples: 50 });
     expect(result.forwardPasses).toBeLessThan(1000);
     expect(result.blocks.length).toBeGreaterThan(0);
     expect(result.blocks.length).toBeLessThan(240);
