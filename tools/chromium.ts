@@ -22,23 +22,27 @@ export interface LaunchedBrowser {
   close(): Promise<void>;
 }
 
-/**
- * Starts headless Chromium. `protocolTimeout` (ms, puppeteer's default 180 s) bounds any one call
- * into the page, a wait for a selector included: raise it for waits longer than that.
- */
-export async function launchChromium(
-  options: { protocolTimeout?: number } = {},
-): Promise<LaunchedBrowser> {
+export interface LaunchOptions {
+  /** Bounds any one call into the page, a wait for a selector included (ms; puppeteer: 180 s). */
+  readonly protocolTimeout?: number;
+  /**
+   * false: the browser offers no WebGPU adapter (`requestAdapter()` resolves to null), as on a
+   * machine without a GPU where Chromium's WebGPU is not enabled. Default true: SwiftShader.
+   */
+  readonly webgpu?: boolean;
+}
+
+/** Starts headless Chromium, with WebGPU on SwiftShader unless `webgpu` is false. */
+export async function launchChromium(options: LaunchOptions = {}): Promise<LaunchedBrowser> {
   const userDataDir = await mkdtemp(path.join(tmpdir(), 'pdcr-chromium-'));
   const browser = await puppeteer.launch({
-    ...options,
+    ...(options.protocolTimeout ? { protocolTimeout: options.protocolTimeout } : {}),
     executablePath: CHROMIUM_PATH,
     headless: true,
     userDataDir,
     args: [
       '--no-sandbox',
-      '--enable-unsafe-webgpu',
-      '--enable-features=Vulkan',
+      ...(options.webgpu === false ? [] : ['--enable-unsafe-webgpu', '--enable-features=Vulkan']),
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',

@@ -360,6 +360,16 @@ async function describeDevice(): Promise<void> {
   } catch (error) {
     status.textContent = `The GPU check failed (${errorText(error)}): explanations run on wasm.`;
   }
+  if (!device?.adapter) offerWebGpu(false);
+}
+
+/** With no adapter WebGPU cannot be chosen: a run would only fail on creating its session. */
+function offerWebGpu(offered: boolean): void {
+  const select = element<HTMLSelectElement>('opt-backend');
+  const option = select.querySelector<HTMLOptionElement>('option[value="webgpu"]')!;
+  option.disabled = !offered;
+  option.textContent = offered ? 'WebGPU' : 'WebGPU (no adapter here)';
+  if (!offered && select.value === 'webgpu') select.value = 'auto';
 }
 
 // For the browser tests only, with `?test-hooks` in the address: destroys the worker's GPU

@@ -89,7 +89,10 @@ async function setOptions(page: Page, options: Record<string, string>): Promise<
 }
 
 /** Presses Explain and waits for the run to end; the result.json offered for download. */
-async function explainOnPage(page: Page, backend: 'webgpu' | 'wasm'): Promise<ExplanationResult> {
+async function explainOnPage(
+  page: Page,
+  backend: 'webgpu' | 'wasm' | 'auto',
+): Promise<ExplanationResult> {
   await setOptions(page, { ...SMALL, backend });
   await page.click('#run');
   await page.waitForSelector('body[data-state="running"]');
@@ -291,6 +294,50 @@ describe('the page, built for production, in headless Chromium', () => {
     }
     expect(errors).toEqual([]);
   }, 900_000);
+
+  it('in a browser with no WebGPU adapter, says so, offers wasm only and runs the demo on it', async (context) => {
+    skipWithoutChromium(context);
+    const plain = await launchChromium({ webgpu: false });
+    try {
+      const other = await plain.browser.newPage();
+      const otherErrors = collectPageErrors(other);
+      await other.goto(server!.url, { waitUntil: 'load' });
+      await other.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+      expect(await other.evaluate(async () => await navigator.gpu.requestAdapter())).toBeNull();
+      expect(await other.$eval('#device-status', (element) => element.textContent)).toMatch(
+        /^No WebGPU adapter in this browser: explanations run on wasm/,
+      );
+      expect(
+        await other.$eval('#opt-backend option[value="webgpu"]', (option) => [
+          (option as HTMLOptionElement).disabled,
+          option.textContent,
+        ]),
+      ).toEqual([true, 'WebGPU (no adapter here)']);
+      await other.click('#run');
+      await other.waitForFunction(
+        () =>
+          /this browser offers no WebGPU adapter/.test(
+            document.getElementById('run-status')!.textContent ?? '',
+          ) || document.body.dataset['state'] === 'failed',
+      );
+      await other.click('#cancel');
+      await other.waitForSelector('body[data-state="cancelled"], body[data-state="done"]');
+
+      const result = await explainOnPage(other, 'auto');
+      expect(result.backend).toBe('wasm');
+      expect(result.complete).toBe(true);
+      const out = await mkdtemp(path.join(tmpdir(), 'pdcr-web-cli-'));
+      try {
+        const cli = JSON.parse(await readFile(await cliExplain(out, 'wasm'), 'utf8'));
+        expect(comparable(result)).toEqual(comparable(cli as ExplanationResult));
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
+      expect(otherErrors).toEqual([]);
+    } finally {
+      await plain.close();
+    }
+  }, 300_000);
 
   it('refuses bad files with a message, changing nothing, and still runs the demo', async (context) => {
     skipWithoutChromium(context);
