@@ -145,7 +145,19 @@ describe('the statistics route', () => {
         seed: 4,
         patchStrata: 1,
       } as const;
-      const routed = await explain(options);
+      // The running means a page draws while the map fills in: the routed blocks' too.
+      const running = new Map<string, { mean: number; n: number }>();
+      const routed = await explain({
+        ...options,
+        onEffects: (effects) => {
+          for (const { top, left, mean, n } of effects) running.set(`${top},${left}`, { mean, n });
+        },
+      });
+      for (const block of routed.blocks) {
+        const last = running.get(`${block.top},${block.left}`);
+        expect(last?.n).toBe(block.n);
+        if (block.significant) expect(last!.mean).toBeCloseTo(block.ate, 12);
+      }
       // Every draw run, with no pruning or group screen either: every block sampled with the same
       // draws as through the route, which only decides which draws to run.
       const run = await explain({

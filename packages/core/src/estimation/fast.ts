@@ -7,6 +7,7 @@ import {
   blockEffect,
   outsideRoi,
   runDraws,
+  runningEffects,
   type Estimate,
   type EstimationProgress,
   type ProvisionalEffect,
@@ -175,6 +176,7 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
         const effect = Math.fround(scores[i]! - base);
         tallies.get(draw.block)!.add(1, effect, effect * effect, draw.stratum);
       });
+      options.onEffects?.(runningEffects(grid, farDraws, tallies));
       return true;
     },
   });

@@ -198,16 +198,20 @@ export async function runDraws(
       tallies.get(draw.block)!.add(1, effect, effect * effect, draw.stratum ?? 0);
       onEffect(draw, effect);
     });
-    if (options.onEffects) {
-      const sampled = [...new Set(batch.map((draw) => draw.block))];
-      options.onEffects(
-        sampled.map((block) => {
-          const tally = tallies.get(block)!;
-          return { ...grid.block(block), mean: tally.mean, n: tally.count };
-        }),
-      );
-    }
+    options.onEffects?.(runningEffects(grid, batch, tallies));
     onBatch(batch.length);
   }
   return draws.length;
+}
+
+/** The running mean of every block `draws` sampled, for `onEffects`. */
+export function runningEffects(
+  grid: BlockGrid,
+  draws: readonly Draw[],
+  tallies: Map<number, EffectTally>,
+): ProvisionalEffect[] {
+  return [...new Set(draws.map((draw) => draw.block))].map((block) => {
+    const tally = tallies.get(block)!;
+    return { ...grid.block(block), mean: tally.mean, n: tally.count };
+  });
 }
