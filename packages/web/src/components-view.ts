@@ -12,8 +12,20 @@ import type { ComponentsRequest } from './protocol.ts';
 /** The options only a component analysis has: what it ranks and how it replaces a component. */
 export type ComponentOptions = Pick<
   ComponentsRequest,
-  'select' | 'granularity' | 'intervention' | 'naturalCount'
+  'select' | 'granularity' | 'intervention' | 'naturalCount' | 'samples' | 'round' | 'threshold'
 >;
+
+/** Shows the analysis's defaults in its empty fields, from the core's own constants. */
+export function showComponentDefaults(): void {
+  const defaults: Record<string, number> = {
+    'opt-component-samples': COMPONENT_DEFAULTS.maxDraws,
+    'opt-component-round': COMPONENT_DEFAULTS.round,
+    'opt-component-threshold': COMPONENT_DEFAULTS.threshold,
+  };
+  for (const [id, value] of Object.entries(defaults)) {
+    (field(id) as HTMLInputElement).placeholder = String(value);
+  }
+}
 
 /**
  * Reads the component fields; throws a RangeError naming the field that is refused. The pattern
@@ -28,7 +40,15 @@ export function componentOptions(): ComponentOptions {
     naturalCount:
       numberField('opt-natural-count', 'natural samples', true, 1) ??
       COMPONENT_DEFAULTS.naturalSamples,
+    ...defined('samples', numberField('opt-component-samples', 'most draws', true, 2)),
+    ...defined('round', numberField('opt-component-round', 'draws per round', true, 1)),
+    ...defined('threshold', numberField('opt-component-threshold', 'threshold', false, 0)),
   };
+}
+
+/** `{ [key]: value }`, or nothing where the field was left empty (the analysis's default). */
+function defined<K extends string>(key: K, value: number | undefined) {
+  return value === undefined ? {} : ({ [key]: value } as { [P in K]: number });
 }
 
 const number = (value: number) => value.toFixed(3);

@@ -1,7 +1,7 @@
 // The page: inputs and options on the left, the image with its RoI and the map (or the ranking of
 // the network's components) on the right. The runs themselves go in a worker (explain-worker.ts).
 import { parseRegion, type Backend, type ExplanationResult } from '@pdcr/core';
-import { ComponentTable, componentSummary } from './components-view.ts';
+import { ComponentTable, componentSummary, showComponentDefaults } from './components-view.ts';
 import { checkDevice, type DeviceReport } from './device-check.ts';
 import { element, errorText, field, optional } from './fields.ts';
 import {
@@ -379,5 +379,6 @@ if (new URLSearchParams(location.search).has('test-hooks')) {
   Object.assign(window, { pdcrLoseDevice: () => worker?.postMessage({ type: 'lose-device' }) });
 }
 
+showComponentDefaults();
 await Promise.all([describeDevice(), useDemo(true)]);
 document.body.dataset['ready'] = 'true';

@@ -55,6 +55,11 @@ export interface ComponentsRequest extends SharedRequest {
   readonly granularity: ComponentGranularity;
   readonly intervention: ComponentIntervention;
   readonly naturalCount: number;
+  /** Most draws per component, draws per round, and the dead zone (the CLI's --samples, --round
+   * and --threshold); absent: the analysis's defaults. */
+  readonly samples?: number;
+  readonly round?: number;
+  readonly threshold?: number;
 }
 
 export type ToWorker =

@@ -49,6 +49,8 @@ const COMPONENTS = {
   granularity: 'tensor',
   intervention: 'mean',
   'natural-count': '16',
+  // Not the default (0.02): the page must hand its own threshold to the analysis, as --threshold.
+  'component-threshold': '0.5',
 } as const;
 
 const TYPES: Record<string, string> = {
@@ -166,6 +168,7 @@ function cliComponents(
       ...['--crop', COMPONENTS.crop, '--roi', COMPONENTS.roi, '--select', COMPONENTS.select],
       ...['--granularity', COMPONENTS.granularity, '--intervention', COMPONENTS.intervention],
       ...['--natural-count', COMPONENTS['natural-count'], '--seed', COMPONENTS.seed],
+      ...['--threshold', COMPONENTS['component-threshold']],
       ...['--size', 'image', '--normalize', 'zscore', '--activation', 'sigmoid'],
       ...['--backend', backend, '--out', out, '--quiet'],
       ...extra,
@@ -195,6 +198,7 @@ describe('the page, built for production, in headless Chromium', () => {
   beforeAll(async () => {
     if (missing) return;
     outDir = await mkdtemp(path.join(tmpdir(), 'pdcr-web-'));
+    await mkdir(screenshotDir, { recursive: true });
     await build({
       root,
       configFile: path.join(root, 'vite.config.ts'),
@@ -247,7 +251,6 @@ describe('the page, built for production, in headless Chromium', () => {
     expect(webgpu.backend).toBe('webgpu');
     expect(webgpu.complete).toBe(true);
     expect(await colouredPixels(page)).toBeGreaterThan(0);
-    await mkdir(screenshotDir, { recursive: true });
     await page.screenshot({ path: path.join(screenshotDir, 'page-webgpu.png'), fullPage: true });
 
     const wasm = await explainOnPage(page, 'wasm');
@@ -473,6 +476,7 @@ describe('the page, built for production, in headless Chromium', () => {
     expect(result.kind).toBe('components');
     expect(result.backend).toBe('wasm');
     expect(result.complete).toBe(true);
+    expect(result.parameters.threshold).toBe(0.5);
     expect(result.components.length).toBeGreaterThan(0);
     for (const effect of result.components) expect(effect.tensor).toMatch(/encoders\.0/);
 
