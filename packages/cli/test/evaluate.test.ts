@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { encode as encodePng } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stepModel } from '../../core/test/onnx-builder.ts';
@@ -248,6 +249,46 @@ describe('pdcr evaluate', () => {
     expect(result.summary[0]).toMatchObject({ method: 'mean', images: 2 });
     expect(result.summary[0].insertion).toBeUndefined();
     expect(result.images[0].methods[0].deletion.draws).toHaveLength(2);
+  });
+
+  it("reads the paper's own list: names the first image it lacks, and runs the one at hand", async () => {
+    const data = (relative: string) =>
+      fileURLToPath(new URL(`../../../data/${relative}`, import.meta.url));
+    const paperList = data('ham10000/rois.txt');
+    const out = path.join(folder, 'paper-list-out');
+    // Fifty lines (CRLF); of their images only the first, the paper's demo image, is in the repository.
+    const missing = await pdcr([
+      'evaluate',
+      ...['--model', data('nuclei-unet/unet2d-nuclei-broad.onnx')],
+      ...['--rois', paperList, '--images', data('ham10000'), '--out', out],
+    ]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(
+      /^pdcr: .*rois\.txt:2: no image ISIC_0033495\.png\/\.jpg\/\.tif in /,
+    );
+    expect(existsSync(out)).toBe(false);
+
+    // Its first line as a list of one: the image and mask resized to 256x256 as the paper does,
+    // the RoI at (72, 88); the nuclei U-Net stands in for the paper's lesion model.
+    const firstLine = (await readFile(paperList, 'utf8')).split(/\r?\n/)[0]!;
+    expect(firstLine).toBe('ISIC_0033556 72 88');
+    await writeFile(path.join(folder, 'paper-first.txt'), `${firstLine}\n`);
+    const run = await pdcr([
+      'evaluate',
+      ...['--model', data('nuclei-unet/unet2d-nuclei-broad.onnx')],
+      ...['--rois', path.join(folder, 'paper-first.txt'), '--images', data('ham10000')],
+      ...['--masks', data('ham10000'), '--size', '256x256', '--normalize', 'zscore'],
+      ...['--activation', 'sigmoid', '--block', '32', '--methods', 'zero'],
+      ...['--curve', 'deletion', '--removal', 'zero', '--out', out, '--quiet'],
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const result = JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8'));
+    const [image] = result.images;
+    expect(image.roi).toEqual({ top: 72, left: 88, height: 32, width: 32 });
+    // 64 blocks of 32 on 256x256; the RoI at (72, 88) touches four of them.
+    expect(image.rankedBlocks).toBe(60);
+    expect(image.methods[0].deletion.scores).toHaveLength(61);
   });
 
   it('runs a removal and methods that take no patches where no patch could be cut', async () => {
