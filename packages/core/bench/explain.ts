@@ -5,19 +5,24 @@
 // per-image z-score every block can reach it, so none is an exact zero). It is computed in
 // rounds and cached in bench/reference/, so it is computed once, across as many runs as it
 // takes: `--reference-minutes M` spends up to M minutes extending references before the table.
-// `--only KEY` runs one configuration, `--preset NAME` one preset, `--reference-only` none.
+// `--only KEY` runs one configuration, `--preset NAME` one preset, `--reference-only` none;
+// `--reference-rounds N` stops every reference at N rounds.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
   BlockGrid,
+  CpuIntervention,
+  CpuOutcome,
   InterventionPlan,
   NO_TARGET,
+  type InterventionSource,
+  type OutcomeReadback,
   type PlanarImage,
   type Region,
 } from '@pdcr/kernels';
 import {
-  CpuEvaluator,
+  type BatchEvaluator,
   cropImage,
   cutPatchBank,
   EffectTally,
@@ -92,16 +97,21 @@ interface Scene {
   readonly config: BenchConfig;
 }
 
-async function loadScene(config: BenchConfig): Promise<Scene> {
-  const model = await ModelRunner.load({
+/** The nuclei U-Net on onnxruntime-node's CPU, taking images of `size`. */
+async function loadModel(size: { height: number; width: number }): Promise<ModelRunner> {
+  return ModelRunner.load({
     bytes: await readFile(data('nuclei-unet/unet2d-nuclei-broad.onnx')),
     name: 'unet2d-nuclei-broad.onnx',
     runtimes: nodeRuntimes(),
     backend: 'cpu',
-    imageSize: config.crop,
+    imageSize: size,
     size: 'image',
     logger: new Logger('silent'),
   });
+}
+
+async function loadScene(config: BenchConfig): Promise<Scene> {
+  const model = await loadModel(config.crop);
   const image = cropImage(toPlanar(await readImageFile(data('dsb2018/img2d.tif')), 1), config.crop);
   const mask = cropImage(
     toBinaryMask(await readImageFile(data('dsb2018/mask2d.tif'))),
@@ -125,38 +135,213 @@ async function loadReference(config: BenchConfig, blockCount: number): Promise<R
   };
 }
 
+/**
+ * The reference runs the model on a window of the image around the RoI instead of the whole: the
+ * nuclei U-Net's output on the RoI depends only on pixels within its receptive field (and, under
+ * z-score, on the whole image's statistics, which the intervention computes on the whole image
+ * before the window is cut). WINDOW_MARGIN pixels on each side hold that field: 56 already gave
+ * output equal to the last bit on the RoI, 48 did not; every run checks the window it uses
+ * against whole-image runs before it draws (`checkWindow`). Edges snap to the model's
+ * pooling grid of 8 pixels.
+ */
+const WINDOW_MARGIN = 64;
+const WINDOW_ALIGN = 8;
+/** Batches of whole-image runs the window is checked against before a reference is extended. */
+const CHECK_BATCHES = 8;
+
+function roiWindow(roi: Region, height: number, width: number): Region {
+  const down = (value: number) => Math.max(0, Math.floor(value / WINDOW_ALIGN) * WINDOW_ALIGN);
+  const up = (value: number, limit: number) =>
+    Math.min(limit, Math.ceil(value / WINDOW_ALIGN) * WINDOW_ALIGN);
+  const top = down(roi.top - WINDOW_MARGIN);
+  const left = down(roi.left - WINDOW_MARGIN);
+  return {
+    top,
+    left,
+    height: up(roi.top + roi.height + WINDOW_MARGIN, height) - top,
+    width: up(roi.left + roi.width + WINDOW_MARGIN, width) - left,
+  };
+}
+
+/**
+ * Scores intervened images as the CPU evaluator does, but runs the model on `window` of each:
+ * the intervention (patches and the z-score of the whole intervened image) is computed on the
+ * whole image, the window is cut from it, and the outcome is read on the RoI within the window.
+ */
+class WindowEvaluator implements BatchEvaluator {
+  readonly backend = 'cpu';
+  readonly maxBatchSize: number;
+  readonly blockCount: number;
+  forwardPasses = 0;
+  modelSeconds = 0;
+  baseScore = 0;
+  private readonly intervention: CpuIntervention;
+  private readonly outcome: CpuOutcome;
+  private readonly whole: Float32Array;
+  private readonly batch: Float32Array;
+
+  constructor(
+    private readonly model: ModelRunner,
+    private readonly source: InterventionSource,
+    private readonly window: Region,
+    roi: Region,
+    reference: Float32Array,
+  ) {
+    this.maxBatchSize = model.maxBatchSize;
+    this.blockCount = source.grid.blockCount;
+    this.intervention = new CpuIntervention(source);
+    this.outcome = new CpuOutcome({
+      classes: 1,
+      height: window.height,
+      width: window.width,
+      roi: { ...roi, top: roi.top - window.top, left: roi.left - window.left },
+      classIndex: 0,
+      activation: 'sigmoid',
+      metric: 'hardDice',
+      threshold: 0.5,
+      reference,
+      accumulatorCount: source.grid.blockCount,
+    });
+    this.whole = new Float32Array(this.maxBatchSize * source.image.height * source.image.width);
+    this.batch = new Float32Array(this.maxBatchSize * window.height * window.width);
+  }
+
+  setBaseScore(score: number): void {
+    this.baseScore = score;
+    this.outcome.setBaseScore(score);
+  }
+
+  /** The plan's images, whole, and the window cut from each (one channel). */
+  cut(plan: InterventionPlan): { whole: Float32Array; windows: Float32Array } {
+    const { height, width } = this.source.image;
+    const { top, left, height: rows, width: columns } = this.window;
+    this.intervention.run(plan, this.whole);
+    for (let sample = 0; sample < plan.batchSize; sample++) {
+      for (let r = 0; r < rows; r++) {
+        const from = sample * height * width + (top + r) * width + left;
+        this.batch.set(this.whole.subarray(from, from + columns), (sample * rows + r) * columns);
+      }
+    }
+    return { whole: this.whole, windows: this.batch };
+  }
+
+  async evaluate(plan: InterventionPlan, targets: Uint32Array): Promise<OutcomeReadback> {
+    this.cut(plan);
+    const started = performance.now();
+    const output = await this.model.run(this.batch, plan.batchSize);
+    this.modelSeconds += (performance.now() - started) / 1000;
+    this.forwardPasses += plan.batchSize;
+    this.outcome.run(output, plan.batchSize, targets);
+    const readback = await this.outcome.read();
+    this.outcome.reset();
+    return readback;
+  }
+
+  async dispose(): Promise<void> {}
+}
+
+/**
+ * Runs one batch of draws on the blocks nearest the RoI both ways, whole image and window, and
+ * throws unless the model's output on the RoI is the same to the last bit for every image.
+ */
+async function checkWindow(
+  scene: Scene,
+  evaluator: WindowEvaluator,
+  windowModel: ModelRunner,
+  grid: BlockGrid,
+  patchCount: number,
+): Promise<void> {
+  const { image, config, model } = scene;
+  const { roi } = config;
+  const window = roiWindow(roi, image.height, image.width);
+  const count = Math.min(model.maxBatchSize, windowModel.maxBatchSize);
+  // Chebyshev distance of each block from the RoI, in pixels.
+  const distances = outsideRoi(grid, roi).map((block) => {
+    const region = grid.block(block);
+    const dy = Math.max(roi.top - region.top - region.height, region.top - roi.top - roi.height);
+    const dx = Math.max(roi.left - region.left - region.width, region.left - roi.left - roi.width);
+    return { block, distance: Math.max(dy, dx, 0) };
+  });
+  // Half the images replace a block next to the RoI, half one at the margin's distance (on the
+  // window's edge or just beyond it): there a field wider than the margin would show.
+  const nearest = [...distances].sort((a, b) => a.distance - b.distance);
+  const atEdge = [...distances].sort(
+    (a, b) => Math.abs(a.distance - WINDOW_MARGIN) - Math.abs(b.distance - WINDOW_MARGIN),
+  );
+  const random = new SeededRandom(7);
+  let differing = 0;
+  let images = 0;
+  for (let batch = 0; batch < CHECK_BATCHES; batch++) {
+    const plan = new InterventionPlan(count, grid.blockCount);
+    for (let sample = batch === 0 ? 1 : 0; sample < count; sample++) {
+      const draw = batch * count + sample;
+      const pool = draw % 2 === 1 ? nearest : atEdge;
+      plan.replace(
+        sample,
+        pool[Math.floor(draw / 2) % pool.length]!.block,
+        random.integer(patchCount),
+      );
+    }
+    const { whole, windows } = evaluator.cut(plan);
+    const wholeOutput = await model.run(whole, count);
+    const windowOutput = await windowModel.run(windows, count);
+    for (let sample = 0; sample < count; sample++) {
+      for (let y = roi.top; y < roi.top + roi.height; y++) {
+        for (let x = roi.left; x < roi.left + roi.width; x++) {
+          const a = wholeOutput[(sample * image.height + y) * image.width + x];
+          const b =
+            windowOutput[
+              (sample * window.height + y - window.top) * window.width + x - window.left
+            ];
+          if (a !== b) differing++;
+        }
+      }
+    }
+    images += count;
+  }
+  if (differing > 0) {
+    throw new Error(
+      `${config.key}: the ${window.height}x${window.width} window differs from the whole image ` +
+        `on ${differing} RoI outputs of ${images} images; widen WINDOW_MARGIN`,
+    );
+  }
+  console.error(
+    `${config.key}: reference on the ${window.height}x${window.width} window at ` +
+      `(${window.top}, ${window.left}); its RoI output equals the whole image's on ${images} images`,
+  );
+}
+
 /** Adds rounds of REFERENCE_ROUND draws per block until the reference is done or time is up. */
 async function extendReference(
   scene: Scene,
   state: ReferenceState,
   deadline: number,
 ): Promise<void> {
-  const { config, image, mask, model } = scene;
+  const { config, image, mask } = scene;
+  const unfinished = () =>
+    state.rounds * REFERENCE_ROUND < REFERENCE_DRAWS &&
+    state.rounds < roundLimit &&
+    performance.now() < deadline;
+  if (!unfinished()) return;
   const grid = new BlockGrid(image.height, image.width, config.block, config.block);
   const blocks = outsideRoi(grid, config.roi);
   const patchBank = bankFor(scene);
-  const evaluator = new CpuEvaluator(
-    model,
+  const window = roiWindow(config.roi, image.height, image.width);
+  const windowModel = await loadModel(window);
+  const evaluator = new WindowEvaluator(
+    windowModel,
     { image, patchBank, grid, preprocessing: { kind: 'zscore', epsilon: 1e-6 } },
-    {
-      classes: 1,
-      height: image.height,
-      width: image.width,
-      roi: config.roi,
-      classIndex: 0,
-      activation: 'sigmoid',
-      metric: 'hardDice',
-      threshold: 0.5,
-      reference: cropImage(mask, config.roi).data,
-      accumulatorCount: grid.blockCount,
-    },
+    window,
+    config.roi,
+    cropImage(mask, config.roi).data,
   );
+  await checkWindow(scene, evaluator, windowModel, grid, patchBank.count);
   const base = await evaluator.evaluate(
     new InterventionPlan(1, grid.blockCount),
     Uint32Array.of(NO_TARGET),
   );
   evaluator.setBaseScore(base.scores[0]!);
-  while (state.rounds * REFERENCE_ROUND < REFERENCE_DRAWS && performance.now() < deadline) {
+  while (unfinished()) {
     const random = new SeededRandom(1000 + state.rounds);
     const draws = blocks.flatMap((block) =>
       Array.from({ length: REFERENCE_ROUND }, () => ({
@@ -242,6 +427,9 @@ const presets: readonly Preset[] = process.argv.includes('--reference-only')
     ? [process.argv[process.argv.indexOf('--preset') + 1] as Preset]
     : ['paper', 'fast'];
 const deadline = performance.now() + referenceMinutes * 60_000;
+// `--reference-rounds N`: extend no reference past N rounds (to recompute a few and compare).
+const roundsFlag = process.argv.indexOf('--reference-rounds');
+const roundLimit = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : Infinity;
 const rows: string[] = [];
 for (const config of CONFIGS.filter((candidate) => !only || candidate.key === only)) {
   const scene = await loadScene(config);
