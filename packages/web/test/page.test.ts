@@ -413,7 +413,7 @@ describe('the page, built for production, in headless Chromium', () => {
       ),
     ) as ExplanationResult;
     expect(result.complete).toBe(false);
-    // Use the demo restored the options an earlier test changed (screen 2, samples 3).
+    // Back to the demo restored the options an earlier test changed (screen 2, samples 3).
     expect(result.parameters).toMatchObject({ screen: 3, samples: 50 });
     expect(result.forwardPasses).toBeLessThan(1000);
     expect(result.blocks.length).toBeGreaterThan(0);
