@@ -9,6 +9,7 @@ import { componentSummaryLines, runComponentsJob } from './components-job.ts';
 import {
   parseActivation,
   parseNormalize,
+  parseNonNegative,
   parseNumber,
   parseRoi,
   parseSize,
@@ -79,7 +80,7 @@ export function addComponentsCommand(
     .option(
       '--threshold <t>',
       `effects below this, in Dice points, count as zero (default ${COMPONENT_DEFAULTS.threshold})`,
-      parseNumber,
+      parseNonNegative,
     )
     .option('--seed <s>', 'seed of every random draw', parseWholeNumber(0), 0)
     .addOption(

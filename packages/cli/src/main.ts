@@ -11,6 +11,7 @@ import {
   parseActivation,
   parseBlock,
   parseNormalize,
+  parseNonNegative,
   parseNumber,
   parseRoi,
   parseSize,
@@ -89,7 +90,7 @@ program
   .option(
     '--threshold <t>',
     'effects below this, in Dice points, count as zero (paper: 0.02)',
-    parseNumber,
+    parseNonNegative,
   )
   .option('--seed <s>', 'seed of every random draw', parseWholeNumber(0), 0)
   .addOption(

@@ -43,3 +43,10 @@ export function parseNumber(text: string): number {
   if (!Number.isFinite(value)) throw new InvalidArgumentError('give a number');
   return value;
 }
+
+/** A number of at least 0: a threshold on the size of an effect. */
+export function parseNonNegative(text: string): number {
+  const value = parseNumber(text);
+  if (value < 0) throw new InvalidArgumentError('give a number of at least 0');
+  return value;
+}

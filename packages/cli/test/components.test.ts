@@ -197,6 +197,21 @@ describe('pdcr components', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('refuses a negative threshold in one line before anything runs', async () => {
+    const out = path.join(folder, 'negative-threshold');
+    const run = await pdcr([
+      'components',
+      ...['--model', path.join(folder, 'model.onnx'), '--image', path.join(folder, 'image.png')],
+      ...['--roi', '4,4,8,8', '--threshold', '-0.5', '--out', out],
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      "pdcr: option '--threshold <t>' argument '-0.5' is invalid. give a number of at least 0 " +
+        '(run pdcr <command> --help for the flags)\n',
+    );
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('refuses one natural sample under resample before the model runs', async () => {
     // One draw per component would leave no spread: a zero-width interval, any effect significant.
     const out = path.join(folder, 'one-natural');

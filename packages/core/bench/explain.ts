@@ -6,7 +6,8 @@
 // rounds and cached in bench/reference/, so it is computed once, across as many runs as it
 // takes: `--reference-minutes M` spends up to M minutes extending references before the table.
 // `--only KEY` runs one configuration, `--preset NAME` one preset, `--reference-only` none;
-// `--reference-rounds N` stops every reference at N rounds.
+// `--reference-rounds N` stops every reference at N rounds; `--check-window` only checks the
+// reference's window (below) against whole-image runs.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -146,8 +147,8 @@ async function loadReference(config: BenchConfig, blockCount: number): Promise<R
  */
 const WINDOW_MARGIN = 64;
 const WINDOW_ALIGN = 8;
-/** Batches of whole-image runs the window is checked against before a reference is extended. */
-const CHECK_BATCHES = 8;
+/** Full batches the window is checked with, besides a round's last one, before a reference is extended. */
+const CHECK_BATCHES = 2;
 
 function roiWindow(roi: Region, height: number, width: number): Region {
   const down = (value: number) => Math.max(0, Math.floor(value / WINDOW_ALIGN) * WINDOW_ALIGN);
@@ -234,15 +235,22 @@ class WindowEvaluator implements BatchEvaluator {
     this.outcome.run(output, plan.batchSize, targets);
     const readback = await this.outcome.read();
     this.outcome.reset();
+    if (!readback.scores.every(Number.isFinite))
+      throw new Error('the model gave a non-finite score');
     return readback;
   }
 
-  async dispose(): Promise<void> {}
+  async dispose(): Promise<void> {
+    await this.model.release();
+  }
 }
 
 /**
- * Runs one batch of draws on the blocks nearest the RoI both ways, whole image and window, and
- * throws unless the model's output on the RoI is the same to the last bit for every image.
+ * Runs batches of draws both ways, whole image and window, at the batch sizes the reference
+ * runs (full batches and a round's last, partial one), and throws unless the model's output on
+ * the RoI is the same to the last bit for every image. Half the draws replace a block next to
+ * the RoI; half one crossing or just beyond the window's edge, on every side, where a receptive
+ * field wider than the margin would show.
  */
 async function checkWindow(
   scene: Scene,
@@ -254,46 +262,77 @@ async function checkWindow(
   const { image, config, model } = scene;
   const { roi } = config;
   const window = roiWindow(roi, image.height, image.width);
-  const count = Math.min(model.maxBatchSize, windowModel.maxBatchSize);
-  // Chebyshev distance of each block from the RoI, in pixels.
-  const distances = outsideRoi(grid, roi).map((block) => {
-    const region = grid.block(block);
-    const dy = Math.max(roi.top - region.top - region.height, region.top - roi.top - roi.height);
-    const dx = Math.max(roi.left - region.left - region.width, region.left - roi.left - roi.width);
-    return { block, distance: Math.max(dy, dx, 0) };
-  });
-  // Half the images replace a block next to the RoI, half one at the margin's distance (on the
-  // window's edge or just beyond it): there a field wider than the margin would show.
-  const nearest = [...distances].sort((a, b) => a.distance - b.distance);
-  const atEdge = [...distances].sort(
-    (a, b) => Math.abs(a.distance - WINDOW_MARGIN) - Math.abs(b.distance - WINDOW_MARGIN),
-  );
+  const blocks = outsideRoi(grid, roi);
   const random = new SeededRandom(7);
+  const gap = (low: number, size: number, otherLow: number, otherSize: number) =>
+    Math.max(otherLow - low - size, low - otherLow - otherSize, 0);
+  const nearest = blocks
+    .map((block) => {
+      const region = grid.block(block);
+      const distance = Math.max(
+        gap(region.top, region.height, roi.top, roi.height),
+        gap(region.left, region.width, roi.left, roi.width),
+      );
+      return { block, distance };
+    })
+    .sort((x, y) => x.distance - y.distance)
+    .map(({ block }) => block);
+  // Blocks within 16 pixels of the window's edge, inside or out, in random order.
+  const band = 16;
+  const within = (region: Region, grown: number) =>
+    region.top < window.top + window.height + grown &&
+    region.top + region.height > window.top - grown &&
+    region.left < window.left + window.width + grown &&
+    region.left + region.width > window.left - grown;
+  const inside = (region: Region) =>
+    region.top >= window.top + band &&
+    region.top + region.height <= window.top + window.height - band &&
+    region.left >= window.left + band &&
+    region.left + region.width <= window.left + window.width - band;
+  const atEdge = blocks.filter((block) => {
+    const region = grid.block(block);
+    return within(region, band) && !inside(region);
+  });
+  for (let i = atEdge.length - 1; i > 0; i--) {
+    const j = random.integer(i + 1);
+    [atEdge[i], atEdge[j]] = [atEdge[j]!, atEdge[i]!];
+  }
+  const pools = atEdge.length > 0 ? [nearest, atEdge] : [nearest];
+
+  const full = windowModel.maxBatchSize;
+  const lastOfRound = (blocks.length * REFERENCE_ROUND) % full || full;
+  const pixels = image.height * image.width;
   let differing = 0;
   let images = 0;
-  for (let batch = 0; batch < CHECK_BATCHES; batch++) {
+  for (const count of [...Array<number>(CHECK_BATCHES).fill(full), lastOfRound]) {
     const plan = new InterventionPlan(count, grid.blockCount);
-    for (let sample = batch === 0 ? 1 : 0; sample < count; sample++) {
-      const draw = batch * count + sample;
-      const pool = draw % 2 === 1 ? nearest : atEdge;
+    for (let sample = images === 0 ? 1 : 0; sample < count; sample++) {
+      const draw = images + sample;
+      const pool = pools[draw % pools.length]!;
       plan.replace(
         sample,
-        pool[Math.floor(draw / 2) % pool.length]!.block,
+        pool[Math.floor(draw / pools.length) % pool.length]!,
         random.integer(patchCount),
       );
     }
     const { whole, windows } = evaluator.cut(plan);
-    const wholeOutput = await model.run(whole, count);
     const windowOutput = await windowModel.run(windows, count);
-    for (let sample = 0; sample < count; sample++) {
-      for (let y = roi.top; y < roi.top + roi.height; y++) {
-        for (let x = roi.left; x < roi.left + roi.width; x++) {
-          const a = wholeOutput[(sample * image.height + y) * image.width + x];
-          const b =
-            windowOutput[
-              (sample * window.height + y - window.top) * window.width + x - window.left
-            ];
-          if (a !== b) differing++;
+    for (let start = 0; start < count; start += model.maxBatchSize) {
+      const size = Math.min(model.maxBatchSize, count - start);
+      const wholeOutput = await model.run(
+        whole.subarray(start * pixels, (start + size) * pixels),
+        size,
+      );
+      for (let sample = 0; sample < size; sample++) {
+        for (let y = roi.top; y < roi.top + roi.height; y++) {
+          for (let x = roi.left; x < roi.left + roi.width; x++) {
+            const a = wholeOutput[sample * pixels + y * image.width + x];
+            const b =
+              windowOutput[
+                ((start + sample) * window.height + y - window.top) * window.width + x - window.left
+              ];
+            if (a !== b) differing++;
+          }
         }
       }
     }
@@ -307,7 +346,8 @@ async function checkWindow(
   }
   console.error(
     `${config.key}: reference on the ${window.height}x${window.width} window at ` +
-      `(${window.top}, ${window.left}); its RoI output equals the whole image's on ${images} images`,
+      `(${window.top}, ${window.left}); its RoI output equals the whole image's on ${images} ` +
+      `images (${atEdge.length} blocks at its edge, batches of ${full} and ${lastOfRound})`,
   );
 }
 
@@ -322,7 +362,7 @@ async function extendReference(
     state.rounds * REFERENCE_ROUND < REFERENCE_DRAWS &&
     state.rounds < roundLimit &&
     performance.now() < deadline;
-  if (!unfinished()) return;
+  if (!unfinished() && !checkOnly) return;
   const grid = new BlockGrid(image.height, image.width, config.block, config.block);
   const blocks = outsideRoi(grid, config.roi);
   const patchBank = bankFor(scene);
@@ -335,40 +375,45 @@ async function extendReference(
     config.roi,
     cropImage(mask, config.roi).data,
   );
-  await checkWindow(scene, evaluator, windowModel, grid, patchBank.count);
-  const base = await evaluator.evaluate(
-    new InterventionPlan(1, grid.blockCount),
-    Uint32Array.of(NO_TARGET),
-  );
-  evaluator.setBaseScore(base.scores[0]!);
-  while (unfinished()) {
-    const random = new SeededRandom(1000 + state.rounds);
-    const draws = blocks.flatMap((block) =>
-      Array.from({ length: REFERENCE_ROUND }, () => ({
-        block,
-        patch: random.integer(patchBank.count),
-      })),
+  try {
+    await checkWindow(scene, evaluator, windowModel, grid, patchBank.count);
+    if (checkOnly) return;
+    const base = await evaluator.evaluate(
+      new InterventionPlan(1, grid.blockCount),
+      Uint32Array.of(NO_TARGET),
     );
-    const tallies = new Map(blocks.map((block) => [block, new EffectTally()]));
-    await runDraws(
-      { evaluator, grid },
-      draws,
-      tallies,
-      () => {},
-      () => {},
-    );
-    blocks.forEach((block, i) => {
-      const tally = tallies.get(block)!;
-      const entry = state.tallies[i]!;
-      entry[0] += tally.count;
-      entry[1] += tally.sum;
-      entry[2] += tally.sumOfSquares;
-    });
-    state.rounds++;
-    await writeFile(referenceFile(config.key), `${JSON.stringify(state)}\n`);
-    console.error(
-      `${config.key}: reference round ${state.rounds} of ${REFERENCE_DRAWS / REFERENCE_ROUND}`,
-    );
+    evaluator.setBaseScore(base.scores[0]!);
+    while (unfinished()) {
+      const random = new SeededRandom(1000 + state.rounds);
+      const draws = blocks.flatMap((block) =>
+        Array.from({ length: REFERENCE_ROUND }, () => ({
+          block,
+          patch: random.integer(patchBank.count),
+        })),
+      );
+      const tallies = new Map(blocks.map((block) => [block, new EffectTally()]));
+      await runDraws(
+        { evaluator, grid },
+        draws,
+        tallies,
+        () => {},
+        () => {},
+      );
+      blocks.forEach((block, i) => {
+        const tally = tallies.get(block)!;
+        const entry = state.tallies[i]!;
+        entry[0] += tally.count;
+        entry[1] += tally.sum;
+        entry[2] += tally.sumOfSquares;
+      });
+      state.rounds++;
+      await writeFile(referenceFile(config.key), `${JSON.stringify(state)}\n`);
+      console.error(
+        `${config.key}: reference round ${state.rounds} of ${REFERENCE_DRAWS / REFERENCE_ROUND}`,
+      );
+    }
+  } finally {
+    await evaluator.dispose();
   }
 }
 
@@ -427,15 +472,21 @@ const presets: readonly Preset[] = process.argv.includes('--reference-only')
     ? [process.argv[process.argv.indexOf('--preset') + 1] as Preset]
     : ['paper', 'fast'];
 const deadline = performance.now() + referenceMinutes * 60_000;
+// `--check-window`: check each configuration's window against whole-image runs, and stop.
+const checkOnly = process.argv.includes('--check-window');
 // `--reference-rounds N`: extend no reference past N rounds (to recompute a few and compare).
 const roundsFlag = process.argv.indexOf('--reference-rounds');
 const roundLimit = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : Infinity;
+if (!(roundLimit >= 0) || !(referenceMinutes >= 0)) {
+  throw new Error('--reference-rounds and --reference-minutes take a number of at least 0');
+}
 const rows: string[] = [];
 for (const config of CONFIGS.filter((candidate) => !only || candidate.key === only)) {
   const scene = await loadScene(config);
   const grid = new BlockGrid(scene.image.height, scene.image.width, config.block, config.block);
   const state = await loadReference(config, outsideRoi(grid, config.roi).length);
   await extendReference(scene, state, deadline);
+  if (checkOnly) continue;
   const reference = state.tallies.map(([count, sum]) => (count > 0 ? sum / count : 0));
   const referenceCalls = reference.map((ate) => Math.abs(ate) >= THRESHOLD);
   // The reference's own interval decision: its 95% interval wholly beyond the dead zone. Blocks

@@ -153,6 +153,7 @@ describe('the statistics route', () => {
           for (const { top, left, mean, n } of effects) running.set(`${top},${left}`, { mean, n });
         },
       });
+      expect(routed.blocks.some((block) => block.significant)).toBe(true);
       for (const block of routed.blocks) {
         const last = running.get(`${block.top},${block.left}`);
         expect(last?.n).toBe(block.n);

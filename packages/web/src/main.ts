@@ -360,7 +360,8 @@ async function describeDevice(): Promise<void> {
   } catch (error) {
     status.textContent = `The GPU check failed (${errorText(error)}): explanations run on wasm.`;
   }
-  if (!device?.adapter) offerWebGpu(false);
+  // A check that failed past the adapter (device or kernel) leaves WebGPU to the user's choice.
+  if (device && !device.adapter) offerWebGpu(false);
 }
 
 /** With no adapter WebGPU cannot be chosen: a run would only fail on creating its session. */

@@ -323,8 +323,12 @@ describe('the page, built for production, in headless Chromium', () => {
             document.getElementById('run-status')!.textContent ?? '',
           ) || document.body.dataset['state'] === 'failed',
       );
+      expect(await other.$eval('#message', (element) => element.textContent)).toBe('');
       await other.click('#cancel');
-      await other.waitForSelector('body[data-state="cancelled"], body[data-state="done"]');
+      await other.waitForSelector(
+        'body[data-state="cancelled"], body[data-state="done"], body[data-state="failed"]',
+      );
+      expect(await other.evaluate(() => document.body.dataset['state'])).not.toBe('failed');
 
       const result = await explainOnPage(other, 'auto');
       expect(result.backend).toBe('wasm');
@@ -387,6 +391,8 @@ describe('the page, built for production, in headless Chromium', () => {
     // The demo as it opens, on the paper preset: 6,121 passes, minutes on wasm here. onnxruntime's
     // wasm runs give the worker's event loop no turn of their own, so this fails if the runner
     // stops yielding between batches: the cancel would wait for the whole run.
+    // Fields an earlier run might have set: going back to the demo must reset them.
+    await setOptions(page, { screen: '2', samples: '3', crop: SMALL.crop });
     await page.click('#use-demo');
     await page.waitForSelector('body[data-state="ready"]');
     await setOptions(page, { preset: 'paper', backend: 'wasm' });
@@ -413,7 +419,7 @@ describe('the page, built for production, in headless Chromium', () => {
       ),
     ) as ExplanationResult;
     expect(result.complete).toBe(false);
-    // Back to the demo restored the options an earlier test changed (screen 2, samples 3).
+    // Back to the demo restored the options set above (screen 2, samples 3, a 32x32 crop).
     expect(result.parameters).toMatchObject({ screen: 3, samples: 50 });
     expect(result.forwardPasses).toBeLessThan(1000);
     expect(result.blocks.length).toBeGreaterThan(0);
@@ -512,7 +518,27 @@ describe('the page, built for production, in headless Chromium', () => {
     try {
       const cli = JSON.parse(await readFile(await cliComponents(out, 'wasm'), 'utf8'));
       expect(comparable(result)).toEqual(comparable(cli as ComponentAnalysisResult));
+
+      // Resampled, with the page's own cap and round: as --samples and --round.
+      const drawFields = { 'component-samples': '4', 'component-round': '2' };
+      await setOptions(page, { intervention: 'resample', ...drawFields });
+      await page.click('#run-components');
+      await page.waitForSelector('body[data-state="running"]');
+      await page.waitForSelector('body[data-state="failed"], body[data-state="done"]', {
+        timeout: 300_000,
+      });
+      expect(await page.$eval('#message', (element) => element.textContent)).toBe('');
+      const resampled = JSON.parse(
+        await download('download-result-json'),
+      ) as ComponentAnalysisResult;
+      expect(resampled.parameters).toMatchObject({ samples: 4, round: 2 });
+      const drawFlags = ['--intervention', 'resample', '--samples', '4', '--round', '2'];
+      const cliResampled = JSON.parse(
+        await readFile(await cliComponents(out, 'wasm', drawFlags), 'utf8'),
+      );
+      expect(comparable(resampled)).toEqual(comparable(cliResampled as ComponentAnalysisResult));
     } finally {
+      await setOptions(page, { 'component-samples': '', 'component-round': '' });
       await rm(out, { recursive: true, force: true });
     }
     expect(errors).toEqual([]);
