@@ -395,6 +395,7 @@ describe('the page, built for production, in headless Chromium', () => {
     await setOptions(page, { screen: '2', samples: '3', crop: SMALL.crop });
     await page.click('#use-demo');
     await page.waitForSelector('body[data-state="ready"]');
+    expect(await colouredPixels(page)).toBe(0);
     await setOptions(page, { preset: 'paper', backend: 'wasm' });
     await page.click('#run');
     // Cancelled once two batches are in.
@@ -405,6 +406,8 @@ describe('the page, built for production, in headless Chromium', () => {
       },
       { timeout: 120_000 },
     );
+    // The map fills in while the run goes: the running means of the blocks sampled so far.
+    expect(await colouredPixels(page)).toBeGreaterThan(0);
     await page.click('#cancel');
     const cancelled = performance.now();
     await page.waitForSelector('body[data-state="cancelled"]', { timeout: 60_000 });
