@@ -284,6 +284,19 @@ describe('the page, built for production, in headless Chromium', () => {
     try {
       const cli = JSON.parse(await readFile(await cliExplain(out, 'wasm'), 'utf8'));
       expect(comparable(wasm)).toEqual(comparable(cli as ExplanationResult));
+      // The map's files are the CLI's byte for byte (stats.txt and the report carry timings).
+      for (const name of ['ate.npy', 'heatmap.png', 'overlay.png']) {
+        const downloaded = await page.$eval(`#download-${name.replace('.', '-')}`, async (link) => {
+          const bytes = new Uint8Array(
+            await (await fetch((link as HTMLAnchorElement).href)).arrayBuffer(),
+          );
+          return Array.from(bytes, (byte) => String.fromCharCode(byte)).join('');
+        });
+        expect(
+          Buffer.from(downloaded, 'latin1').equals(await readFile(path.join(out, name))),
+          name,
+        ).toBe(true);
+      }
 
       // The CLI on WebGPU runs the same kernels and onnxruntime-web build through Dawn on
       // SwiftShader in Node (about a minute of session creation). The two stacks have given the
