@@ -2,6 +2,7 @@ import {
   BlockGrid,
   channelStatistics,
   CpuIntervention,
+  GpuIntervention,
   InterventionPlan,
   NO_TARGET,
   activatedValue,
@@ -160,10 +161,6 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
 
   const evaluator = await createEvaluator(model, source, spec);
   // fast: a second scorer of the RoI's largest raw change, for exact-zero pruning.
-  // TODO: on WebGPU, the pruning reference comes from this CPU-written base image while the
-  // group tests run on kernel-written batches; under fixed normalisation the two differ in the
-  // last bit, so pruning falls back there and costs passes (never a wrong map). Comparing with
-  // an untouched sample in each pruning batch would fix it.
   // Under live z-score every block reaches the RoI through the image's statistics, so pruning
   // runs on frozen statistics: what it clears is beyond the receptive field, and is scored
   // through the statistics route rather than zeroed.
@@ -206,6 +203,12 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
     options.onProgress?.({ phase: 'base', passesDone: 1, passesPlanned: 1 });
 
     const common = { evaluator, grid, roi, threshold, ...progressAndSignal(options) };
+    const field = model.receptiveField.local
+      ? {
+          rows: model.receptiveField.span(0, roi.top, roi.top + roi.height - 1),
+          columns: model.receptiveField.span(1, roi.left, roi.left + roi.width - 1),
+        }
+      : undefined;
     const random = new SeededRandom(options.seed);
     const { blocks, complete } =
       preset === 'zero'
@@ -216,6 +219,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
               ...common,
               ...(pruningEvaluator ? { pruningEvaluator } : {}),
               ...(statisticsRoute ? { statisticsRoute } : {}),
+              ...(field ? { field } : {}),
               patchCount: patchBank.count,
               round,
               ...(strataCount > 1 ? { patchStrata: patchStrata(patchBank, strataCount) } : {}),
@@ -379,17 +383,16 @@ export function validateInputs(options: ExplainOptions): void {
 
 /**
  * The model's activated output on the untouched image, inside the RoI: binarised, the reference
- * when no ground truth is given; as it is, what exact-zero pruning compares against. One pass on
- * the CPU path, whatever the backend.
+ * when no ground truth is given; as it is, what exact-zero pruning compares against. One pass,
+ * written and run as the batches will be (on WebGPU by the intervention kernel): the kernel and
+ * the CPU reference may normalise differently in the last bit, and pruning asks for equality.
  */
 export async function baseActivatedRoi(
   options: ExplainOptions,
   source: InterventionSource,
 ): Promise<Float32Array> {
   const { model, roi, outcome } = options;
-  const batch = new Float32Array(model.inputSize);
-  new CpuIntervention(source).run(new InterventionPlan(1, source.grid.blockCount), batch);
-  const output = await model.run(batch, 1);
+  const output = await untouchedOutput(model, source);
   const spec = {
     classes: model.output.channels,
     height: model.output.height,
@@ -411,6 +414,32 @@ export async function baseActivatedRoi(
     }
   }
   return values;
+}
+
+/** The model's raw output on the untouched image, by the path its batches take. */
+async function untouchedOutput(
+  model: ModelRunner,
+  source: InterventionSource,
+): Promise<Float32Array> {
+  const plan = new InterventionPlan(1, source.grid.blockCount);
+  const device = await model.gpuDevice();
+  if (!device) {
+    const batch = new Float32Array(model.inputSize);
+    new CpuIntervention(source).run(plan, batch);
+    return model.run(batch, 1);
+  }
+  const intervention = new GpuIntervention(device, source, { maxBatchSize: 1 });
+  try {
+    intervention.run(plan, await model.gpuInput(1));
+    const output = await model.runOnGpu(1);
+    try {
+      return await output.read();
+    } finally {
+      output.release();
+    }
+  } finally {
+    intervention.destroy();
+  }
 }
 
 /** A per-image z-score turned into fixed normalisation by the base image's own statistics. */

@@ -40,6 +40,7 @@ export {
   type OnnxModelInfo,
   type TensorDescription,
 } from './onnx-model.ts';
+export { receptiveField, type Reach, type ReceptiveField, type Span } from './receptive-field.ts';
 export { cutPatchBank, patchBankFromImages, patchStrata, zeroPatchBank } from './patch-banks.ts';
 export { SeededRandom } from './random.ts';
 export {

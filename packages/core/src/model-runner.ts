@@ -1,6 +1,7 @@
 import type * as OrtWeb from 'onnxruntime-web';
 import { BackendError, ModelError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { receptiveField, type ReceptiveField } from './receptive-field.ts';
 import {
   imageSignature,
   inspectOnnxModel,
@@ -52,6 +53,8 @@ export interface ModelShape {
 /** A model output living on the GPU; `release` hands it back to onnxruntime. */
 export interface GpuModelOutput {
   readonly buffer: GPUBuffer;
+  /** Copies the output to the CPU (B x K x H x W floats). */
+  read(): Promise<Float32Array>;
   release(): void;
 }
 
@@ -77,6 +80,8 @@ export class ModelRunner {
     readonly output: ModelShape,
     readonly maxBatchSize: number,
     readonly sha256: string,
+    /** What the output sees of the input, read off the graph (`receptive-field.ts`). */
+    readonly receptiveField: ReceptiveField,
     private readonly ort: OrtModule,
     private session: Session,
   ) {}
@@ -167,6 +172,7 @@ export class ModelRunner {
       output,
       maxBatchSize,
       sha256,
+      receptiveField(bytes, name, signature.input.name, signature.output.name),
       ort,
       session,
     );
@@ -231,7 +237,11 @@ export class ModelRunner {
     const tensor = results[this.signature.output.name]!;
     for (const [outputName, other] of Object.entries(results))
       if (outputName !== this.signature.output.name) other.dispose();
-    return { buffer: tensor.gpuBuffer as GPUBuffer, release: () => tensor.dispose() };
+    return {
+      buffer: tensor.gpuBuffer as GPUBuffer,
+      read: async () => (await tensor.getData()) as Float32Array,
+      release: () => tensor.dispose(),
+    };
   }
 
   async release(): Promise<void> {

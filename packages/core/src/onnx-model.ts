@@ -29,7 +29,7 @@ export interface ImageModelSignature {
   readonly output: TensorDescription;
 }
 
-function decodeModel(bytes: Uint8Array, name: string): InstanceType<typeof onnx.ModelProto> {
+export function decodeModel(bytes: Uint8Array, name: string): InstanceType<typeof onnx.ModelProto> {
   let model: InstanceType<typeof onnx.ModelProto>;
   try {
     model = onnx.ModelProto.decode(bytes);

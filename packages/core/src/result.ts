@@ -8,7 +8,11 @@ export interface BlockEffect {
   readonly left: number;
   readonly height: number;
   readonly width: number;
-  /** The map's value: mean of (score - base score) over the draws, 0 where the preset zeroes it. */
+  /**
+   * The map's value: mean of (score - base score) over the draws, 0 where the preset zeroes it
+   * (paper: means below the threshold; fast: blocks pruned or screened out, whose draws all left
+   * the score as it was).
+   */
   readonly ate: number;
   /** Standard error of the mean effect measured (before any zeroing). */
   readonly se: number;
@@ -22,6 +26,12 @@ export interface BlockEffect {
   readonly ciHigh: number;
   /** Whether the preset's decision is that the block has an effect. */
   readonly significant: boolean;
+  /**
+   * Whether a screen settled the block at zero (paper: its own screen; fast: its group's, or its
+   * first round): every screening draw left the score as it was. Its interval is then that of
+   * the screen's few draws, not of a sample taken to estimate it.
+   */
+  readonly screened: boolean;
 }
 
 export interface ModelDescription {

@@ -10,6 +10,7 @@ import {
 } from '@pdcr/kernels';
 import {
   CpuEvaluator,
+  FAST_DEFAULTS,
   explain,
   Logger,
   ModelRunner,
@@ -178,8 +179,12 @@ describe('the statistics route', () => {
         ]);
       expect(measured(routed)).toEqual(measured(run));
       expect(routed.forwardPasses).toBeLessThan(run.forwardPasses / 2);
-      // Every block outside the RoI is beyond this model's one-pixel receptive field.
-      const draws = routed.blocks.reduce((sum, block) => sum + block.n, 0);
+      // Every block outside the RoI is beyond this model's one-pixel receptive field. Each is
+      // screened by a first round of draws, which a block that passes it does not count in n.
+      const draws = routed.blocks.reduce(
+        (sum, block) => sum + block.n + (block.screened ? 0 : FAST_DEFAULTS.round),
+        0,
+      );
       expect(routed.statisticsRoute).toEqual({
         blocks: routed.blocks.length,
         drawsRun: expect.any(Number),

@@ -10,6 +10,7 @@ import {
 } from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
 import { dsbCrop, nucleiModelBytes } from './fixtures.ts';
+import { sceneBank, sceneImage, sceneMask, sceneModel, WIDE_SCENE } from './step-scenario.ts';
 
 // SwiftShader runs the U-Net at seconds per pass: the crop and the draws are kept small.
 const CROP = { top: 400, left: 112, height: 32, width: 32 };
@@ -48,14 +49,47 @@ async function explainOn(backend: Backend) {
   }
 }
 
+/** The step model's scene under the fast preset and per-image z-score. */
+async function explainFastOn(backend: Backend) {
+  const scene = WIDE_SCENE;
+  const runner = await ModelRunner.load({
+    bytes: sceneModel(scene),
+    name: 'step.onnx',
+    runtimes: nodeRuntimes(),
+    backend,
+    imageSize: scene,
+    maxBatchSize: 16,
+    logger,
+  });
+  try {
+    return await explain({
+      model: runner,
+      image: sceneImage(scene),
+      mask: sceneMask(scene),
+      roi: scene.roi,
+      block: { height: 8, width: 8 },
+      patchBank: sceneBank(4, 4),
+      preprocessing: { kind: 'zscore', epsilon: 1e-6 },
+      outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
+      preset: 'fast',
+      seed: 3,
+    });
+  } finally {
+    await runner.release();
+  }
+}
+
+async function requireAdapter(context: { skip: (note: string) => void }): Promise<void> {
+  if (await dawnGpu().requestAdapter()) return;
+  const why = "no WebGPU adapter: install Debian's chromium (SwiftShader) and libvulkan1";
+  if (process.env['CI']) throw new Error(why);
+  console.warn(`skipping: ${why}`);
+  context.skip(why);
+}
+
 describe('the zero-copy WebGPU path (onnxruntime-web on Dawn)', () => {
   it('gives the CPU path map on the nuclei U-Net', { timeout: 600_000 }, async (context) => {
-    if (!(await dawnGpu().requestAdapter())) {
-      const why = "no WebGPU adapter: install Debian's chromium (SwiftShader) and libvulkan1";
-      if (process.env['CI']) throw new Error(why);
-      console.warn(`skipping: ${why}`);
-      context.skip(why);
-    }
+    await requireAdapter(context);
     const cpu = await explainOn('cpu');
     const gpu = await explainOn('webgpu');
     expect(gpu.backend).toBe('webgpu');
@@ -68,5 +102,22 @@ describe('the zero-copy WebGPU path (onnxruntime-web on Dawn)', () => {
       expect(block.ate, `block ${block.top},${block.left}`).toBeCloseTo(cpu.blocks[i]!.ate, 3);
       expect(block.n).toBe(cpu.blocks[i]!.n);
     }
+  });
+
+  it('prunes under the fast preset as the CPU path does', { timeout: 300_000 }, async (context) => {
+    // The pruning reference is the untouched image run as the batches are: on WebGPU written by
+    // the intervention kernel, whose normalisation may differ from the CPU reference's in the
+    // last bit. Compared with a CPU-written reference, every group test would show a change
+    // and pruning would fall back, at many more passes.
+    await requireAdapter(context);
+    const cpu = await explainFastOn('cpu');
+    const gpu = await explainFastOn('webgpu');
+    expect(gpu.backend).toBe('webgpu');
+    expect(cpu.statisticsRoute?.blocks).toBe(26);
+    expect(gpu.statisticsRoute).toEqual(cpu.statisticsRoute);
+    expect(gpu.forwardPasses).toBe(cpu.forwardPasses);
+    expect(gpu.blocks.map(({ ate, n, significant }) => ({ ate, n, significant }))).toEqual(
+      cpu.blocks.map(({ ate, n, significant }) => ({ ate, n, significant })),
+    );
   });
 });

@@ -12,10 +12,11 @@ import {
   type EstimationProgress,
   type ProvisionalEffect,
 } from './paper.ts';
-import { pruneExactZeros } from './pruning.ts';
+import { pruneExactZeros, pruneOutsideField } from './pruning.ts';
 import { screenGroups } from './screening.ts';
 import { sampleSequentially } from './sequential.ts';
 import type { StatisticsRoute } from './statistics-route.ts';
+import type { Span } from '../receptive-field.ts';
 
 export { benjaminiHochberg } from './sequential.ts';
 
@@ -58,6 +59,11 @@ export interface FastEstimation {
   readonly statisticsRoute?: StatisticsRoute;
   readonly grid: BlockGrid;
   readonly roi: Region;
+  /**
+   * The image rows and columns the RoI's output reads, where the model's graph shows a finite
+   * receptive field: pruning then tests the blocks outside it at once instead of by halving.
+   */
+  readonly field?: { readonly rows: Span; readonly columns: Span };
   readonly patchCount: number;
   /** The patch bank split into strata by brightness (see `patchStrata`); absent: one stratum. */
   readonly patchStrata?: readonly (readonly number[])[];
@@ -74,13 +80,14 @@ export interface FastEstimation {
 }
 
 /**
- * The `fast` preset: exact-zero pruning by group testing, the paper's screen done for groups of
- * neighbouring blocks at once, then sequential sampling in rounds
- * with the same patch draws for every block, each round's draws of all active blocks packed
- * into full batches. A block stops when its interval (at the FDR level, Bonferroni-split over
- * the rounds it may look at) settles outside the dead zone [-t, t] or inside it, or at
- * `maxDraws`. Blocks are called significant by Benjamini-Hochberg over the one-sided tests of
- * |ATE| > t, which keeps the expected share of false calls at `falseDiscoveryRate`.
+ * The `fast` preset: exact-zero pruning (by the receptive field where the graph shows one, by
+ * group testing otherwise), the paper's screen done for groups of neighbouring blocks at once,
+ * then sequential sampling in rounds with the same patch draws for every block, each round's
+ * draws of all active blocks packed into full batches. A block stops when its interval (at the
+ * FDR level, Bonferroni-split over the rounds it may look at) settles outside the dead zone
+ * [-t, t] or inside it, or at `maxDraws`. The blocks that pass the screens are called
+ * significant by Benjamini-Hochberg over the one-sided tests of |ATE| > t, on draws made after
+ * the screens, which keeps the expected share of false calls at `falseDiscoveryRate`.
  */
 export async function estimateFast(options: FastEstimation): Promise<Estimate> {
   const { grid, roi, threshold, round, maxDraws } = options;
@@ -96,33 +103,33 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
   const pruned = new Set<number>();
   // Blocks beyond the receptive field, scored through the statistics route.
   const far = new Set<number>();
-  // Without exact-zero pruning to clear the blocks out of reach, groups are screened instead.
-  let screenGroupsToo = true;
   if (options.pruningEvaluator) {
     planned = 2 * candidates.length;
-    const pruning = await pruneExactZeros(
-      {
-        evaluator: options.pruningEvaluator,
-        grid,
-        roi,
-        patchCount: options.patchCount,
-        random: options.random.fork('pruning'),
-        onBatch: (count) => report('screen', count),
-        ...(options.signal ? { signal: options.signal } : {}),
-      },
-      candidates,
-    );
+    const pruningOptions = {
+      evaluator: options.pruningEvaluator,
+      grid,
+      roi,
+      patchCount: options.patchCount,
+      random: options.random.fork('pruning'),
+      onBatch: (count: number) => report('screen', count),
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
+    const pruning =
+      (options.field && (await pruneOutsideField(pruningOptions, candidates, options.field))) ??
+      (await pruneExactZeros(pruningOptions, candidates));
     if (options.statisticsRoute) {
       for (const block of pruning.pruned) far.add(block);
     } else {
       for (const block of pruning.pruned) pruned.add(block);
       sampled = candidates.filter((block) => !pruned.has(block));
     }
-    screenGroupsToo = pruning.fellBack;
   }
 
+  // The paper's screen, for groups of neighbouring blocks at once; blocks scored through the
+  // statistics route are screened by their first round instead (`screenFirst`).
   const screenedOut = new Map<number, EffectTally>();
-  if (screenGroupsToo && options.groupSide > 1 && sampled.length > 0) {
+  const near = sampled.filter((block) => !far.has(block));
+  if (options.groupSide > 1 && near.length > 0) {
     const screening = await screenGroups(
       {
         evaluator: options.evaluator,
@@ -134,14 +141,16 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
         onBatch: (count) => report('screen', count),
         ...(options.signal ? { signal: options.signal } : {}),
       },
-      sampled,
+      near,
     );
     for (const [block, tally] of screening.screened) screenedOut.set(block, tally);
-    sampled = screening.kept;
+    sampled = sampled.filter((block) => !screenedOut.has(block));
   }
 
   const sampling = await sampleSequentially({
     units: sampled,
+    // Blocks no group screen has passed are screened by their first round.
+    screenFirst: new Set(options.groupSide > 1 ? far : sampled),
     poolSize: options.patchCount,
     ...(options.patchStrata ? { strata: options.patchStrata } : {}),
     threshold,
@@ -182,19 +191,28 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
   });
 
   const byBlock = new Map<number, BlockEffect>();
+  // The map holds every sampled block's mean, called or not: its interval and `significant`
+  // say how sure it is. Zeroing the uncalled ones, as the paper zeroes means below the
+  // threshold, would throw away the ranking of the many small effects (docs/benchmarks.md).
   for (const block of sampling.finished) {
     const tally = sampling.tallies.get(block)!;
-    const isSignificant = sampling.significant.has(block);
     byBlock.set(
       block,
-      blockEffect(grid, block, tally, isSignificant ? tally.mean : 0, isSignificant),
+      blockEffect(
+        grid,
+        block,
+        tally,
+        tally.mean,
+        sampling.significant.has(block),
+        sampling.screenedOut.has(block),
+      ),
     );
   }
   for (const block of pruned) {
     byBlock.set(block, blockEffect(grid, block, new EffectTally(), 0, false));
   }
   for (const [block, tally] of screenedOut) {
-    byBlock.set(block, blockEffect(grid, block, tally, 0, false));
+    byBlock.set(block, blockEffect(grid, block, tally, 0, false, true));
   }
   return {
     blocks: candidates.filter((block) => byBlock.has(block)).map((block) => byBlock.get(block)!),

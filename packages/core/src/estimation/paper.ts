@@ -103,7 +103,7 @@ export async function estimatePaper(options: PaperEstimation): Promise<Estimate>
       .filter((block) => !passed.has(block));
     return {
       blocks: finished.map((block) =>
-        blockEffect(grid, block, screenTallies.get(block)!, 0, false),
+        blockEffect(grid, block, screenTallies.get(block)!, 0, false, true),
       ),
       complete: false,
     };
@@ -136,7 +136,14 @@ export async function estimatePaper(options: PaperEstimation): Promise<Estimate>
       const tally = estimateTallies.get(block) ?? screenTallies.get(block)!;
       const ate = tally.mean;
       const significant = passed.has(block) && Math.abs(ate) >= options.threshold;
-      return blockEffect(grid, block, tally, significant ? ate : 0, significant);
+      return blockEffect(
+        grid,
+        block,
+        tally,
+        significant ? ate : 0,
+        significant,
+        !passed.has(block),
+      );
     });
   return { blocks: effects, complete: unfinished.size === 0 };
 }
@@ -154,6 +161,7 @@ export function blockEffect(
   tally: EffectTally,
   ate: number,
   significant: boolean,
+  screened = false,
 ): BlockEffect {
   const region = grid.block(block);
   const { low, high } = tally.interval();
@@ -165,6 +173,7 @@ export function blockEffect(
     ciLow: low,
     ciHigh: high,
     significant,
+    screened,
   };
 }
 

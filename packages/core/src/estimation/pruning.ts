@@ -1,4 +1,5 @@
 import type { BlockGrid, Region } from '@pdcr/kernels';
+import type { Span } from '../receptive-field.ts';
 import { scoreGroupReplacements, type GroupDrawOptions } from './group-draws.ts';
 
 /** Independent patch draws each group is tested with: all must leave the RoI untouched. */
@@ -93,4 +94,36 @@ function farthestFirst(grid: BlockGrid, roi: Region, blocks: readonly number[]):
     );
   };
   return [...blocks].sort((a, b) => distance(b) - distance(a) || a - b);
+}
+
+/**
+ * Pruning by the receptive field read off the model's graph: the blocks wholly outside the
+ * image rows and columns the RoI's output reads are replaced all at once, in
+ * DRAWS_PER_GROUP_TEST draws, and pruned together if the RoI's raw output stays bit for bit as
+ * it was; the blocks inside are kept without a test of their own. Returns null where the joint
+ * replacement changed the output (the graph was read wrong, or the model is not what it
+ * declares): group testing then decides.
+ */
+export async function pruneOutsideField(
+  options: PruningOptions,
+  candidates: readonly number[],
+  field: { readonly rows: Span; readonly columns: Span },
+): Promise<PruningResult | null> {
+  const { grid } = options;
+  const reaches = (block: number) => {
+    const { top, left, height, width } = grid.block(block);
+    return (
+      top <= field.rows[1] &&
+      top + height - 1 >= field.rows[0] &&
+      left <= field.columns[1] &&
+      left + width - 1 >= field.columns[0]
+    );
+  };
+  const outside = candidates.filter((block) => !reaches(block));
+  const inside = candidates.filter(reaches);
+  if (outside.length === 0) return { pruned: [], kept: inside, passes: 0, fellBack: false };
+  const tests = Array.from({ length: DRAWS_PER_GROUP_TEST }, () => outside);
+  const scores = await scoreGroupReplacements(options, tests);
+  if (!scores || scores.some((score) => score !== 0)) return null;
+  return { pruned: outside, kept: inside, passes: tests.length, fellBack: false };
 }

@@ -11,6 +11,13 @@ import { EffectTally } from '../statistics.ts';
 export interface SequentialSampling {
   /** The units to sample, by index. */
   readonly units: readonly number[];
+  /**
+   * Units whose first round is a screen, as the paper's is: those whose every draw left the
+   * score exactly unchanged settle at zero and are left out of the significance tests; the
+   * others start their tally afresh, so that the draws that selected them do not also test
+   * them. Each gets one round more than `maxDraws` allows the others.
+   */
+  readonly screenFirst?: ReadonlySet<number>;
   /** Size of the pool each draw is taken from (natural patches, natural samples). */
   readonly poolSize: number;
   readonly threshold: number;
@@ -46,6 +53,8 @@ export interface SequentialOutcome {
   readonly finished: readonly number[];
   /** Finished units called significant by Benjamini-Hochberg. */
   readonly significant: ReadonlySet<number>;
+  /** Units of `screenFirst` that their first round settled at zero. */
+  readonly screenedOut: ReadonlySet<number>;
   readonly complete: boolean;
 }
 
@@ -122,28 +131,49 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
   const weights = strata.map((members) => members.length / options.poolSize);
   const tallies = new Map(units.map((unit) => [unit, new EffectTally(weights)]));
   const settled = new Map<number, Settled>();
+  const screening = new Set(units.filter((unit) => options.screenFirst?.has(unit)));
+  const screenedOut = new Set<number>();
+  const rounds = new Map(units.map((unit) => [unit, screening.has(unit) ? -1 : 0]));
   let active = units;
   let complete = true;
-  for (let look = 0; look < looks && active.length > 0; look++) {
+  while (active.length > 0) {
     const drawStrata = Array.from({ length: round }, (_, i) => i % strata.length);
     const draws = drawStrata.map((stratum) => {
       const members = strata[stratum]!;
       return members[options.random.integer(members.length)]!;
     });
-    options.onPlan?.(active.length * round * (looks - look));
+    const roundsLeft = active.reduce((sum, unit) => sum + looks - rounds.get(unit)!, 0);
+    options.onPlan?.(roundsLeft * round);
     if (!(await options.runRound(active, draws, tallies, drawStrata))) {
       complete = false;
       break;
     }
-    for (const unit of active) settled.set(unit, settle(tallies.get(unit)!, threshold, level));
-    active = active.filter((unit) => settled.get(unit) === null);
+    for (const unit of active) {
+      const tally = tallies.get(unit)!;
+      rounds.set(unit, rounds.get(unit)! + 1);
+      if (screening.delete(unit)) {
+        if (tally.sumOfSquares === 0) {
+          screenedOut.add(unit);
+          settled.set(unit, 'zero');
+        } else {
+          tallies.set(unit, new EffectTally(weights));
+        }
+      } else {
+        settled.set(unit, settle(tally, threshold, level));
+      }
+    }
+    active = active.filter(
+      (unit) =>
+        !screenedOut.has(unit) && (settled.get(unit) ?? null) === null && rounds.get(unit)! < looks,
+    );
   }
 
   const finished = complete
     ? units
     : units.filter((unit) => settled.get(unit) === 'effect' || settled.get(unit) === 'zero');
-  const pValues = finished.map((unit) => pValueBeyondThreshold(tallies.get(unit)!, threshold));
+  const tested = finished.filter((unit) => !screenedOut.has(unit));
+  const pValues = tested.map((unit) => pValueBeyondThreshold(tallies.get(unit)!, threshold));
   const rejected = benjaminiHochberg(pValues, options.falseDiscoveryRate);
-  const significant = new Set(finished.filter((_, i) => rejected.has(i)));
-  return { tallies, finished, significant, complete };
+  const significant = new Set(tested.filter((_, i) => rejected.has(i)));
+  return { tallies, finished, significant, screenedOut, complete };
 }

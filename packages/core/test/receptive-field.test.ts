@@ -1,0 +1,293 @@
+import { describe, expect, it } from 'vitest';
+import {
+  explain,
+  Logger,
+  ModelRunner,
+  receptiveField,
+  SeededRandom,
+  type ExplanationResult,
+} from '../src/index.ts';
+import { nodeRuntimes } from '../src/node/index.ts';
+import { nucleiModelBytes } from './fixtures.ts';
+import { GraphBuilder } from './onnx-builder.ts';
+
+const SIZE = 48;
+const INT_ATTRIBUTE = 2;
+const STRING_ATTRIBUTE = 3;
+const INTS_ATTRIBUTE = 7;
+
+const ints = (name: string, values: number[]) => ({ name, type: INTS_ATTRIBUTE, ints: values });
+const int = (name: string, value: number) => ({ name, type: INT_ATTRIBUTE, i: value });
+const text = (name: string, value: string) => ({
+  name,
+  type: STRING_ATTRIBUTE,
+  s: new TextEncoder().encode(value),
+});
+
+/** Weights in [-1, 1) with no zero, so that every path through a conv carries a change. */
+function weights(random: SeededRandom, count: number): number[] {
+  return Array.from({ length: count }, () => (random.integer(1000) + 0.5) / 500 - 1);
+}
+
+function conv(
+  graph: GraphBuilder,
+  random: SeededRandom,
+  input: string,
+  channels: [number, number],
+  kernel: number,
+  attributes: { pads?: number[]; strides?: number; dilation?: number; autoPad?: string } = {},
+): string {
+  const [from, to] = channels;
+  return graph.node(
+    'Conv',
+    [input, graph.floats(weights(random, to * from * kernel * kernel), [to, from, kernel, kernel])],
+    [
+      ...(attributes.autoPad
+        ? [text('auto_pad', attributes.autoPad)]
+        : [ints('pads', attributes.pads ?? [0, 0, 0, 0])]),
+      ints('strides', [attributes.strides ?? 1, attributes.strides ?? 1]),
+      ints('dilations', [attributes.dilation ?? 1, attributes.dilation ?? 1]),
+    ],
+  );
+}
+
+/**
+ * Linear local models (no ReLU, average pools), so that every pixel the field holds changes the
+ * output: asymmetric pads, a stride, a dilation, resizes of both kinds, a transposed conv and a
+ * skip connection.
+ */
+const MODELS: Record<string, () => Uint8Array> = {
+  'conv, pool, dilated conv, nearest resize, skip': () => {
+    const random = new SeededRandom(1);
+    const graph = new GraphBuilder();
+    const first = conv(graph, random, 'image', [1, 2], 3, { pads: [1, 0, 1, 2] });
+    const pooled = graph.node(
+      'AveragePool',
+      [first],
+      [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])],
+    );
+    const dilated = conv(graph, random, pooled, [2, 2], 3, { pads: [2, 2, 2, 2], dilation: 2 });
+    const up = graph.node(
+      'Resize',
+      [dilated, '', graph.floats([1, 1, 2, 2], [4])],
+      [
+        text('mode', 'nearest'),
+        text('coordinate_transformation_mode', 'asymmetric'),
+        text('nearest_mode', 'floor'),
+      ],
+    );
+    const joined = graph.node('Concat', [first, up], [int('axis', 1)]);
+    const out = conv(graph, random, joined, [4, 1], 1);
+    const size = { channels: 1, height: 'H', width: 'W' };
+    return graph.build(out, size, size);
+  },
+  'strided conv, transposed conv, linear resize': () => {
+    const random = new SeededRandom(2);
+    const graph = new GraphBuilder();
+    const down = conv(graph, random, 'image', [1, 2], 3, { pads: [1, 1, 1, 1], strides: 2 });
+    const downAgain = conv(graph, random, down, [2, 2], 3, { autoPad: 'SAME_UPPER' });
+    const pooled = graph.node(
+      'AveragePool',
+      [downAgain],
+      [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])],
+    );
+    const up = graph.node(
+      'ConvTranspose',
+      [pooled, graph.floats(weights(random, 2 * 2 * 2 * 2), [2, 2, 2, 2])],
+      [ints('strides', [2, 2]), ints('kernel_shape', [2, 2])],
+    );
+    const smooth = graph.node(
+      'Resize',
+      [up, '', graph.floats([1, 1, 2, 2], [4])],
+      [text('mode', 'linear'), text('coordinate_transformation_mode', 'half_pixel')],
+    );
+    const scaled = graph.node('Mul', [smooth, graph.floats([0.5, 2], [1, 2, 1, 1])]);
+    const out = conv(graph, random, scaled, [2, 1], 3, { pads: [1, 1, 1, 1] });
+    const size = { channels: 1, height: 'H', width: 'W' };
+    return graph.build(out, size, size);
+  },
+};
+
+async function load(bytes: Uint8Array, name: string, size = SIZE) {
+  return ModelRunner.load({
+    bytes,
+    name,
+    runtimes: nodeRuntimes(),
+    backend: 'cpu',
+    imageSize: { height: size, width: size },
+    maxBatchSize: 16,
+    logger: new Logger('silent'),
+  });
+}
+
+describe("the receptive field read off a model's graph", () => {
+  it.for(Object.keys(MODELS))(
+    'holds exactly the pixels that change the output (%s)',
+    async (name) => {
+      const bytes = MODELS[name]!();
+      const model = await load(bytes, name);
+      try {
+        const field = model.receptiveField;
+        if (!field.local) throw new Error(`not local: ${field.reason}`);
+        expect(field.alignment).toBe(name.startsWith('conv') ? 2 : 4);
+        const random = new SeededRandom(3);
+        const image = Float32Array.from({ length: SIZE * SIZE }, () => random.integer(1000) / 1000);
+        const base = await model.run(image, 1);
+        // For output pixels at every phase of the alignment: a change at the span's edge moves
+        // the output pixel, one just beyond it does not.
+        for (const phase of [0, 1, 2, 3]) {
+          const y = 20 + phase;
+          const x = 24 + phase;
+          const [top, bottom] = field.span(0, y, y);
+          const [left, right] = field.span(1, x, x);
+          const moved = async (row: number, column: number) => {
+            const changed = image.slice();
+            changed[row * SIZE + column] = 50;
+            const output = await model.run(changed, 1);
+            return output[y * SIZE + x] !== base[y * SIZE + x];
+          };
+          const where = `output ${y},${x}, span rows ${top}-${bottom}, columns ${left}-${right}`;
+          expect(await moved(top, x), where).toBe(true);
+          expect(await moved(bottom, x), where).toBe(true);
+          expect(await moved(y, left), where).toBe(true);
+          expect(await moved(y, right), where).toBe(true);
+          expect(await moved(top - 1, x), where).toBe(false);
+          expect(await moved(bottom + 1, x), where).toBe(false);
+          expect(await moved(y, left - 1), where).toBe(false);
+          expect(await moved(y, right + 1), where).toBe(false);
+        }
+      } finally {
+        await model.release();
+      }
+    },
+  );
+
+  it("reads the nuclei U-Net's field: 54 pixels beyond a 32 x 32 RoI on the pooling grid", async () => {
+    const bytes = await nucleiModelBytes();
+    const field = receptiveField(bytes, 'unet2d-nuclei-broad.onnx', 'input.1', '82');
+    if (!field.local) throw new Error(`not local: ${field.reason}`);
+    expect(field.alignment).toBe(8);
+    // Three 2x poolings, two 3x3 convs a level and linear 2x upsampling: rows 400-431 read
+    // rows 346-485. A window 48 pixels beyond the RoI changed its output; 56 did not.
+    expect(field.span(0, 400, 431)).toEqual([346, 485]);
+    expect(field.reach).toEqual({ top: 58, bottom: 58, left: 58, right: 58 });
+  });
+
+  it.for([
+    {
+      name: 'global average pooling',
+      build: (graph: GraphBuilder) =>
+        graph.node('Add', ['image', graph.node('GlobalAveragePool', ['image'])]),
+      reason: /^GlobalAveragePool \(.*\) is not a local operator$/,
+    },
+    {
+      name: 'a constant that varies over the image',
+      build: (graph: GraphBuilder) =>
+        graph.node('Mul', ['image', graph.floats(new Float32Array(16).fill(2), [1, 1, 4, 4])]),
+      reason: /^Mul with a constant that varies over the image/,
+    },
+    {
+      name: 'a per-image normalisation',
+      build: (graph: GraphBuilder) =>
+        graph.node('InstanceNormalization', [
+          'image',
+          graph.floats([1], [1]),
+          graph.floats([0], [1]),
+        ]),
+      reason: /^InstanceNormalization .* is not a local operator$/,
+    },
+    {
+      name: 'a concatenation along the width',
+      build: (graph: GraphBuilder) =>
+        graph.node('Slice', [
+          graph.node('Concat', ['image', 'image'], [int('axis', 3)]),
+          graph.ints([0]),
+          graph.ints([4]),
+          graph.ints([3]),
+        ]),
+      reason: /^Concat along axis 3, not the channel axis$/,
+    },
+  ])('finds no finite field in a model with $name', ({ build, reason }) => {
+    const graph = new GraphBuilder();
+    const size = { channels: 1, height: 4, width: 4 };
+    const bytes = graph.build(build(graph), size, size);
+    const field = receptiveField(bytes, 'global.onnx', 'image', 'map');
+    expect(field.local).toBe(false);
+    if (!field.local) expect(field.reason).toMatch(reason);
+  });
+
+  it('prunes every block beyond the field with one joint test, to the map group testing gives', async () => {
+    const bytes = MODELS['conv, pool, dilated conv, nearest resize, skip']!();
+    // The same model behind a Reshape to its own shape, which the graph reading does not know:
+    // pruning then halves groups as for any model.
+    const opaque = (() => {
+      const graph = new GraphBuilder();
+      const size = { channels: 1, height: SIZE, width: SIZE };
+      const inner = graph.node('Reshape', ['image', graph.ints([-1, 1, SIZE, SIZE])]);
+      // Rebuilt from the same seed and layers, fed from the reshaped image.
+      const random = new SeededRandom(1);
+      const first = conv(graph, random, inner, [1, 2], 3, { pads: [1, 0, 1, 2] });
+      const pooled = graph.node(
+        'AveragePool',
+        [first],
+        [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])],
+      );
+      const dilated = conv(graph, random, pooled, [2, 2], 3, { pads: [2, 2, 2, 2], dilation: 2 });
+      const up = graph.node(
+        'Resize',
+        [dilated, '', graph.floats([1, 1, 2, 2], [4])],
+        [
+          text('mode', 'nearest'),
+          text('coordinate_transformation_mode', 'asymmetric'),
+          text('nearest_mode', 'floor'),
+        ],
+      );
+      const joined = graph.node('Concat', [first, up], [int('axis', 1)]);
+      return graph.build(conv(graph, random, joined, [4, 1], 1), size, size);
+    })();
+    const random = new SeededRandom(4);
+    const image = {
+      channels: 1,
+      height: SIZE,
+      width: SIZE,
+      data: Float32Array.from({ length: SIZE * SIZE }, () => random.integer(1000) / 1000),
+    };
+    const patchBank = {
+      count: 64,
+      channels: 1,
+      height: 4,
+      width: 4,
+      data: Float32Array.from({ length: 64 * 16 }, () => random.integer(1000) / 1000),
+    };
+    const explainWith = async (model: ModelRunner): Promise<ExplanationResult> =>
+      explain({
+        model,
+        image,
+        roi: { top: 20, left: 20, height: 8, width: 8 },
+        block: { height: 4, width: 4 },
+        patchBank,
+        preprocessing: { kind: 'none' },
+        outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
+        preset: 'fast',
+        seed: 5,
+      });
+    const local = await load(bytes, 'local.onnx');
+    const hidden = await load(opaque, 'opaque.onnx');
+    try {
+      expect(hidden.receptiveField).toEqual({
+        local: false,
+        reason: expect.stringMatching(/^Reshape/),
+      });
+      const [byField, byGroups] = [await explainWith(local), await explainWith(hidden)];
+      const pruned = byField.blocks.filter((block) => block.n === 0);
+      expect(pruned.length).toBeGreaterThan(byField.blocks.length / 2);
+      expect(byGroups.blocks).toEqual(byField.blocks);
+      // Group testing spends two passes on every group it halves; the field, two in all.
+      const fieldPasses = byField.forwardPasses;
+      expect(byGroups.forwardPasses - fieldPasses).toBeGreaterThan(20);
+    } finally {
+      await local.release();
+      await hidden.release();
+    }
+  });
+});
