@@ -55,6 +55,7 @@ export async function runInfo(
   });
   const batchable = runner.maxBatchSize > 1;
   const classes = runner.output.channels;
+  const field = runner.receptiveField;
   await runner.release();
 
   const last = producerOf(bytes, output.name);
@@ -93,6 +94,11 @@ export async function runInfo(
       (batchable
         ? 'runs in batches (a batch of two equals two single runs)'
         : 'one image per run (batching changes its output)'),
+    field.local
+      ? `receptive field: ${field.reach.top} pixels up, ${field.reach.bottom} down, ` +
+        `${field.reach.left} left, ${field.reach.right} right, on a grid of ${field.alignment}` +
+        ' (the fast preset prunes the blocks beyond it with one joint test)'
+      : `receptive field: not read off the graph (${field.reason}); pruning halves groups`,
     'flags it probably needs:',
     ...flags.map((flag) => `  ${flag}`),
     ...(options.components ? await componentLines(bytes, file, logger) : []),

@@ -21,6 +21,9 @@ describe('pdcr info', () => {
     expect(run.stdout).toContain(
       'batch: declared 1; runs in batches (a batch of two equals two single runs)',
     );
+    expect(run.stdout).toContain(
+      'receptive field: 58 pixels up, 58 down, 58 left, 58 right, on a grid of 8',
+    );
     expect(run.stdout).toContain('--activation sigmoid');
     expect(run.stdout).toContain('--size image');
   });

@@ -190,9 +190,9 @@ export function describeCell(cell: Cell): string {
   if (cell.kind === 'running') {
     return `${where}: running mean ${format(cell.effect.mean)} after ${cell.effect.n} draws`;
   }
-  const { ate, ciLow, ciHigh, n, significant } = cell.effect;
+  const { ate, ciLow, ciHigh, n, significant, screened } = cell.effect;
   return (
     `${where}: ATE ${format(ate)}, 95% interval [${format(ciLow)}, ${format(ciHigh)}], ` +
-    `n = ${n}${significant ? ', significant' : ''}`
+    `n = ${n}${significant ? ', significant' : ''}${screened ? ', screened out' : ''}`
   );
 }

@@ -265,7 +265,8 @@ describe('the page, built for production, in headless Chromium', () => {
     expect(await page.$eval('#tooltip', (element) => element.textContent)).toBe(
       `block at row 0, column 0 (8x8): ATE ${first.ate.toFixed(4)}, 95% interval ` +
         `[${first.ciLow.toFixed(4)}, ${first.ciHigh.toFixed(4)}], n = ${first.n}` +
-        (first.significant ? ', significant' : ''),
+        (first.significant ? ', significant' : '') +
+        (first.screened ? ', screened out' : ''),
     );
     console.info(
       `page demo, small configuration: ${webgpu.forwardPasses} passes; ` +

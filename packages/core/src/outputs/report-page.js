@@ -1,14 +1,14 @@
 // The report's own script, inlined into report.html after Chart.js. It reads the data that
 // report.ts embeds as JSON in #report-data: the blocks (top, left, height, width, ATE, CI low,
-// CI high, n, significant), the summary, the histogram and the effect by distance.
+// CI high, n, significant, screened), the summary, the histogram and the effect by distance.
 const data = JSON.parse(document.getElementById('report-data').textContent);
 const tip = document.getElementById('tip');
 
 function describeBlock(block) {
-  const [top, left, , , ate, low, high, n, significant] = block;
+  const [top, left, , , ate, low, high, n, significant, screened] = block;
   return (
     `block (${top}, ${left}): ATE ${ate.toFixed(3)}, 95% CI [${low.toFixed(3)}, ${high.toFixed(3)}], ` +
-    `n = ${n}${significant ? ', significant' : ''}`
+    `n = ${n}${significant ? ', significant' : ''}${screened ? ', screened out' : ''}`
   );
 }
 

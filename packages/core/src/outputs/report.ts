@@ -68,6 +68,7 @@ export function reportHtml(
       b.ciHigh,
       b.n,
       b.significant ? 1 : 0,
+      b.screened ? 1 : 0,
     ]),
     summary: result.summary,
     histogram: {
