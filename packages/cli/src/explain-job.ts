@@ -40,6 +40,8 @@ export interface ExplainJob {
   readonly classIndex?: number;
   readonly binarize: number;
   readonly freezeStats?: boolean;
+  /** False: run whole images rather than the RoI's window. */
+  readonly window?: boolean;
   readonly batch?: number;
   readonly quiet: boolean;
   readonly logger: Logger;
@@ -104,6 +106,7 @@ export async function runExplainJob(
       ...(job.classIndex !== undefined ? { classIndex: job.classIndex } : {}),
       binarize: job.binarize,
       ...(job.freezeStats ? { freezeStats: true } : {}),
+      ...(job.window === false ? { window: false } : {}),
       ...(job.batch ? { batch: job.batch } : {}),
       logger: job.logger,
       onProgress: (update) => progress.update(update, (performance.now() - started) / 1000),

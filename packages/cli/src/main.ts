@@ -138,6 +138,10 @@ program
     "with --normalize zscore, normalise intervened images by the untouched image's statistics (lets fast prune blocks out of reach)",
   )
   .option('--batch <n>', 'most images per model run', parseWholeNumber(1))
+  .option(
+    '--no-window',
+    "run whole images, not the window that holds the RoI's receptive field (same map, slower)",
+  )
   .option('--quiet', 'no progress bar')
   .option('--verbose', 'log what is chosen and why')
   .action(async (options) => {

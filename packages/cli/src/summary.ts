@@ -8,7 +8,11 @@ export function summaryLines(result: ExplanationResult): string[] {
     `base Dice ${result.baseScore.toFixed(2)}; ` +
       `${positive} positive, ${negative} negative, ${zero} zero blocks`,
     `${result.forwardPasses} forward passes in ${result.seconds.toFixed(1)} s ` +
-      `on ${result.backend} (${rate.toFixed(1)} passes/s)`,
+      `on ${result.backend} (${rate.toFixed(1)} passes/s)` +
+      (result.window
+        ? `, on the ${result.window.height}x${result.window.width} window at ` +
+          `${result.window.top},${result.window.left} that holds the RoI's receptive field`
+        : ''),
     ...(result.statisticsRoute ? [statisticsRouteLine(result.statisticsRoute)] : []),
   ];
 }

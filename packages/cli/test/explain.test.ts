@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { encode as encodePng } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stepModel } from '../../core/test/onnx-builder.ts';
@@ -225,5 +226,40 @@ describe('pdcr explain', () => {
     expect(run.stderr).toMatch(message);
     expect(existsSync(out)).toBe(false);
     expect((await readdir(folder)).filter((name) => name.includes('.partial-'))).toEqual([]);
+  });
+
+  it("runs the nuclei U-Net on the RoI's window, to the map --no-window gives", async () => {
+    const data = (relative: string) =>
+      fileURLToPath(new URL(`../../../data/${relative}`, import.meta.url));
+    const run = async (name: string, extra: string[]) => {
+      const out = path.join(folder, name);
+      const result = await pdcr([
+        'explain',
+        ...['--model', data('nuclei-unet/unet2d-nuclei-broad.onnx')],
+        ...['--image', data('dsb2018/img2d.tif'), '--mask', data('dsb2018/mask2d.tif')],
+        ...['--crop', '256,0,256,256', '--size', 'image', '--roi', '144,112,32,32'],
+        ...['--normalize', 'zscore', '--activation', 'sigmoid', '--block', '32'],
+        ...['--preset', 'zero', '--out', out, '--quiet', ...extra],
+      ]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      return {
+        stdout: result.stdout,
+        json: JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8')),
+        ate: await readFile(path.join(out, 'ate.npy')),
+      };
+    };
+    const windowed = await run('window-out', []);
+    const whole = await run('whole-out', ['--no-window']);
+    expect(windowed.json.window).toEqual({ top: 88, left: 56, height: 144, width: 144 });
+    expect(windowed.stdout).toContain(
+      "on the 144x144 window at 88,56 that holds the RoI's receptive field",
+    );
+    expect(whole.json.window).toBeUndefined();
+    expect(whole.stdout).not.toContain('window');
+    expect(windowed.json.blocks).toEqual(whole.json.blocks);
+    // The check: the untouched image's output on the RoI, whole and on the window.
+    expect(windowed.json.forwardPasses).toBe(whole.json.forwardPasses + 2);
+    expect(windowed.ate.equals(whole.ate)).toBe(true);
   });
 });

@@ -32,6 +32,7 @@ import { estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
 import { StatisticsRoute } from './estimation/statistics-route.ts';
 import { patchStrata, zeroPatchBank } from './patch-banks.ts';
 import { SeededRandom } from './random.ts';
+import { openRoiWindow, roiWindow, withinWindow } from './roi-window.ts';
 import { RESULT_VERSION, type BlockEffect, type ExplanationResult } from './result.ts';
 
 export type Preset = 'fast' | 'paper' | 'zero';
@@ -66,6 +67,12 @@ export interface ExplainOptions {
    */
   readonly freezeStatistics?: boolean;
   readonly outcome: OutcomeOptions;
+  /**
+   * Run the model on the window of the image that holds the RoI's receptive field, where the
+   * model's graph shows a finite one and the untouched image's output on the RoI is the same on
+   * the window to the last bit (`roi-window.ts`). Default on; off, every pass runs whole images.
+   */
+  readonly window?: boolean;
   readonly preset: Preset;
   /** paper: estimation draws per block; fast: the most draws a block gets. */
   readonly samples?: number;
@@ -141,16 +148,34 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       ? frozenStatistics(options.preprocessing, image)
       : options.preprocessing,
   };
+  const window = options.window === false ? null : roiWindow(model.receptiveField, roi, image);
   const baseOutput =
-    options.mask && preset !== 'fast' ? null : await baseActivatedRoi(options, source);
+    options.mask && preset !== 'fast' && !window ? null : await baseActivatedRoi(options, source);
   const reference = options.mask
     ? cropPlane(options.mask, roi)
     : baseOutput!.map((value) => (value > options.outcome.binarize ? 1 : 0));
+  // Where the graph shows a finite receptive field, the batches run on the window of the image
+  // that holds the RoI's, once the untouched image's output on the RoI is the same on it.
+  const { opened, passes: windowPasses } = window
+    ? await openRoiWindow(
+        model,
+        window,
+        roi,
+        baseOutput!,
+        (candidate, within) =>
+          baseActivatedRoi({ ...options, model: candidate, roi: within }, source),
+        options.logger,
+      )
+    : { opened: null, passes: 0 };
+  const run = opened?.model ?? model;
+  const runOptions = opened
+    ? { ...options, model: run, roi: withinWindow(roi, opened.window) }
+    : options;
   const spec: OutcomeSpec = {
-    classes: model.output.channels,
-    height: model.output.height,
-    width: model.output.width,
-    roi,
+    classes: run.output.channels,
+    height: run.output.height,
+    width: run.output.width,
+    roi: runOptions.roi,
     classIndex: options.outcome.classIndex,
     activation: options.outcome.activation,
     metric: options.outcome.metric,
@@ -159,7 +184,13 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
     accumulatorCount: grid.blockCount,
   };
 
-  const evaluator = await createEvaluator(model, source, spec);
+  let evaluator: BatchEvaluator;
+  try {
+    evaluator = await createEvaluator(run, source, spec);
+  } catch (error) {
+    await opened?.model.release();
+    throw error;
+  }
   // fast: a second scorer of the RoI's largest raw change, for exact-zero pruning.
   // Under live z-score every block reaches the RoI through the image's statistics, so pruning
   // runs on frozen statistics: what it clears is beyond the receptive field, and is scored
@@ -176,10 +207,12 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       const pruningSource = routeStatistics
         ? { ...source, preprocessing: frozenStatistics(source.preprocessing, image) }
         : source;
-      pruningEvaluator = await createEvaluator(model, pruningSource, {
+      pruningEvaluator = await createEvaluator(run, pruningSource, {
         ...spec,
         metric: 'maxAbsDifference',
-        reference: routeStatistics ? await baseActivatedRoi(options, pruningSource) : baseOutput!,
+        reference: routeStatistics
+          ? await baseActivatedRoi(runOptions, pruningSource)
+          : baseOutput!,
       });
     }
     if (routeStatistics) {
@@ -191,6 +224,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
     }
   } catch (error) {
     await evaluator.dispose();
+    await opened?.model.release();
     throw error;
   }
   try {
@@ -263,11 +297,13 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
         batchSize: evaluator.maxBatchSize,
       },
       baseScore,
+      ...(opened ? { window: { ...opened.window } } : {}),
       forwardPasses:
         evaluator.forwardPasses +
         (pruningEvaluator?.forwardPasses ?? 0) +
         (baseOutput ? 1 : 0) +
-        (routeStatistics ? 1 : 0),
+        (routeStatistics ? 1 : 0) +
+        windowPasses,
       modelSeconds: evaluator.modelSeconds + (pruningEvaluator?.modelSeconds ?? 0),
       seconds: (performance.now() - started) / 1000,
       ...(statisticsRoute
@@ -286,6 +322,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
   } finally {
     await evaluator.dispose();
     await pruningEvaluator?.dispose();
+    await opened?.model.release();
   }
 }
 

@@ -58,6 +58,8 @@ export interface ExplanationJob {
   readonly classIndex?: number;
   readonly binarize: number;
   readonly freezeStats?: boolean;
+  /** False: run whole images rather than the RoI's window (`ExplainOptions.window`). */
+  readonly window?: boolean;
   readonly batch?: number;
   readonly logger: Logger;
   /** Called once the model is loaded, before any pass: the backend it runs on. */
@@ -129,6 +131,7 @@ export async function runExplanation(job: ExplanationJob): Promise<Explanation> 
       ...(patchBank ? { patchBank } : {}),
       preprocessing: preprocessingForChannels(job.normalize, channels),
       freezeStatistics: Boolean(job.freezeStats),
+      ...(job.window === false ? { window: false } : {}),
       outcome: { activation, classIndex, binarize: job.binarize, metric: 'hardDice' },
       preset: job.preset,
       ...(job.samples !== undefined ? { samples: job.samples } : {}),

@@ -1,8 +1,10 @@
 import type * as OrtWeb from 'onnxruntime-web';
 import { BackendError, ModelError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import type { Region } from '@pdcr/kernels';
 import { receptiveField, type ReceptiveField } from './receptive-field.ts';
 import {
+  cropImageInput,
   imageSignature,
   inspectOnnxModel,
   relaxModelShapes,
@@ -82,6 +84,7 @@ export class ModelRunner {
     readonly sha256: string,
     /** What the output sees of the input, read off the graph (`receptive-field.ts`). */
     readonly receptiveField: ReceptiveField,
+    private readonly bytes: Uint8Array,
     private readonly ort: OrtModule,
     private session: Session,
   ) {}
@@ -173,9 +176,47 @@ export class ModelRunner {
       maxBatchSize,
       sha256,
       receptiveField(bytes, name, signature.input.name, signature.output.name),
+      bytes,
       ort,
       session,
     );
+  }
+
+  /**
+   * The model run on `window` of every image: it takes the same whole images and gives the
+   * output on the window alone (`cropImageInput`), for a fully convolutional model whose
+   * receptive field the window holds. A second session on the same backend, released apart.
+   */
+  async windowed(window: Region): Promise<ModelRunner> {
+    const cropped = relaxModelShapes(cropImageInput(this.bytes, this.name, window), this.name, {
+      relaxBatch: true,
+      relaxSpatial: true,
+    });
+    const session = await createSession(this.ort, cropped, this.backend, this.name);
+    const output = { channels: this.output.channels, height: window.height, width: window.width };
+    const runner = new ModelRunner(
+      this.name,
+      this.backend,
+      this.info,
+      this.signature,
+      this.input,
+      output,
+      this.maxBatchSize,
+      this.sha256,
+      this.receptiveField,
+      cropped,
+      this.ort,
+      session,
+    );
+    const probe = await runner.run(new Float32Array(this.inputSize), 1);
+    if (probe.length !== output.channels * window.height * window.width) {
+      await runner.release();
+      throw new ModelError(
+        this.name,
+        `gives ${probe.length} values for a ${window.height}x${window.width} window, not a map of its size`,
+      );
+    }
+    return runner;
   }
 
   /** Elements of one image as the model takes it. */

@@ -145,3 +145,68 @@ export function relaxModelShapes(
 }
 
 export { FLOAT as ONNX_FLOAT };
+
+/**
+ * The model with a Slice in front of its image input: it takes whole images and runs its graph on
+ * `window` of each, giving the output for the window alone. For fully convolutional models whose
+ * receptive field the window holds around the RoI (`receptive-field.ts`).
+ */
+export function cropImageInput(
+  bytes: Uint8Array,
+  name: string,
+  window: { top: number; left: number; height: number; width: number },
+): Uint8Array {
+  const model = decodeModel(bytes, name);
+  const graph = model.graph!;
+  const { input } = imageSignature(inspectOnnxModel(bytes, name), name);
+  const cropped = `${input.name}/pdcr_window`;
+  for (const node of graph.node ?? [])
+    node.input = (node.input ?? []).map((value) => (value === input.name ? cropped : value));
+  const starts = [window.top, window.left];
+  const ends = [window.top + window.height, window.left + window.width];
+  const defaultDomain = (model.opsetImport ?? []).find(
+    (opset) => !opset.domain || opset.domain === 'ai.onnx',
+  );
+  let slice: onnxProto.onnx.INodeProto;
+  if (Number(defaultDomain?.version ?? 0) >= 10) {
+    const constant = (suffix: string, values: number[]) => {
+      const tensorName = `${cropped}/${suffix}`;
+      graph.initializer = [
+        ...(graph.initializer ?? []),
+        {
+          name: tensorName,
+          dims: [2],
+          dataType: onnx.TensorProto.DataType.INT64,
+          int64Data: values,
+        },
+      ];
+      return tensorName;
+    };
+    slice = {
+      opType: 'Slice',
+      name: cropped,
+      input: [
+        input.name,
+        constant('starts', starts),
+        constant('ends', ends),
+        constant('axes', [2, 3]),
+      ],
+      output: [cropped],
+    };
+  } else {
+    const ints = (attribute: string, values: number[]) => ({
+      name: attribute,
+      type: onnx.AttributeProto.AttributeType.INTS,
+      ints: values,
+    });
+    slice = {
+      opType: 'Slice',
+      name: cropped,
+      input: [input.name],
+      output: [cropped],
+      attribute: [ints('starts', starts), ints('ends', ends), ints('axes', [2, 3])],
+    };
+  }
+  graph.node = [slice, ...(graph.node ?? [])];
+  return onnx.ModelProto.encode(model).finish();
+}

@@ -69,6 +69,12 @@ export interface ExplanationResult {
     readonly batchSize: number;
   };
   readonly baseScore: number;
+  /**
+   * The window of the image the model ran on, holding the RoI's receptive field (image rows and
+   * columns); absent where it ran on whole images.
+   */
+  readonly window?: Region;
+  /** Forward passes of the model, the check of the window's output included. */
   readonly forwardPasses: number;
   /**
    * Seconds spent in the model's runs. On WebGPU this counts submitting the work, not always

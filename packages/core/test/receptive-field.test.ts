@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  cutPatchBank,
   explain,
   Logger,
   ModelRunner,
@@ -8,7 +9,8 @@ import {
   type ExplanationResult,
 } from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
-import { nucleiModelBytes } from './fixtures.ts';
+import { roiWindow } from '../src/roi-window.ts';
+import { dsbCrop, nucleiModelBytes } from './fixtures.ts';
 import { GraphBuilder } from './onnx-builder.ts';
 
 const SIZE = 48;
@@ -288,6 +290,113 @@ describe("the receptive field read off a model's graph", () => {
     } finally {
       await local.release();
       await hidden.release();
+    }
+  });
+});
+
+describe("the model run on the RoI's window", () => {
+  it('gives the whole image output on the RoI to the last bit, on a window of its field', async () => {
+    const name = 'conv, pool, dilated conv, nearest resize, skip';
+    const model = await load(MODELS[name]!(), name);
+    const roi = { top: 21, left: 13, height: 6, width: 5 };
+    const window = roiWindow(model.receptiveField, roi, { height: SIZE, width: SIZE })!;
+    const windowed = await model.windowed(window);
+    try {
+      // The field's span, out to the stride grid of 2.
+      const field = model.receptiveField;
+      if (!field.local) throw new Error('not local');
+      const [top, bottom] = field.span(0, 21, 26);
+      const [left, right] = field.span(1, 13, 17);
+      expect(window).toEqual({
+        top: Math.floor(top / 2) * 2,
+        left: Math.floor(left / 2) * 2,
+        height: Math.ceil((bottom + 1) / 2) * 2 - Math.floor(top / 2) * 2,
+        width: Math.ceil((right + 1) / 2) * 2 - Math.floor(left / 2) * 2,
+      });
+      expect(windowed.output).toEqual({ channels: 1, height: window.height, width: window.width });
+      const random = new SeededRandom(8);
+      const batch = Float32Array.from(
+        { length: 3 * SIZE * SIZE },
+        () => random.integer(1000) / 999,
+      );
+      const whole = await model.run(batch, 3);
+      const cut = await windowed.run(batch, 3);
+      for (let sample = 0; sample < 3; sample++) {
+        for (let y = roi.top; y < roi.top + roi.height; y++) {
+          for (let x = roi.left; x < roi.left + roi.width; x++) {
+            const inWindow = (y - window.top) * window.width + (x - window.left);
+            expect(cut[sample * window.height * window.width + inWindow]).toBe(
+              whole[sample * SIZE * SIZE + y * SIZE + x],
+            );
+          }
+        }
+      }
+    } finally {
+      await windowed.release();
+      await model.release();
+    }
+  });
+
+  it('explains the nuclei U-Net on a window to the map whole images give, for one pass more', async () => {
+    const crop = { top: 256, left: 0, height: 256, width: 256 };
+    const roi = { top: 144, left: 112, height: 32, width: 32 };
+    const { image, mask } = await dsbCrop(crop);
+    const model = await ModelRunner.load({
+      bytes: await nucleiModelBytes(),
+      name: 'unet2d-nuclei-broad.onnx',
+      runtimes: nodeRuntimes(),
+      backend: 'cpu',
+      imageSize: crop,
+      size: 'image',
+      maxBatchSize: 16,
+      logger: new Logger('silent'),
+    });
+    try {
+      const explainWith = (window: boolean) =>
+        explain({
+          model,
+          image,
+          mask,
+          roi,
+          block: { height: 32, width: 32 },
+          patchBank: cutPatchBank([image], 64, 32, 32, new SeededRandom(1).fork('bank'), roi),
+          preprocessing: { kind: 'zscore', epsilon: 1e-6 },
+          outcome: { activation: 'sigmoid', classIndex: 0, binarize: 0.5, metric: 'hardDice' },
+          preset: 'fast',
+          samples: 8,
+          seed: 2,
+          window,
+        });
+      const [windowed, whole] = [await explainWith(true), await explainWith(false)];
+      // Rows 144-175 read rows 90-229 (columns 58-197): on the grid of 8, 88-231 by 56-199.
+      expect(windowed.window).toEqual({ top: 88, left: 56, height: 144, width: 144 });
+      expect(whole.window).toBeUndefined();
+      expect(windowed.blocks).toEqual(whole.blocks);
+      expect(windowed.baseScore).toBe(whole.baseScore);
+      expect(windowed.statisticsRoute).toEqual(whole.statisticsRoute);
+      expect(windowed.forwardPasses).toBe(whole.forwardPasses + 1);
+    } finally {
+      await model.release();
+    }
+  });
+
+  it('runs whole images where the window would hold most of the image, or the model has no field', async () => {
+    const name = 'conv, pool, dilated conv, nearest resize, skip';
+    const model = await load(MODELS[name]!(), name);
+    try {
+      const image = { height: SIZE, width: SIZE };
+      expect(
+        roiWindow(model.receptiveField, { top: 4, left: 4, height: 40, width: 40 }, image),
+      ).toBeNull();
+      expect(
+        roiWindow(
+          { local: false, reason: 'GlobalAveragePool' },
+          { top: 20, left: 20, height: 4, width: 4 },
+          image,
+        ),
+      ).toBeNull();
+    } finally {
+      await model.release();
     }
   });
 });
