@@ -57,7 +57,7 @@ export class CpuEvaluator implements BatchEvaluator {
   }
 
   async evaluate(plan: InterventionPlan, targets: Uint32Array): Promise<OutcomeReadback> {
-    this.intervention.run(plan, this.batch);
+    this.intervention.run(plan, this.batch, this.model.inputWindow);
     const started = performance.now();
     const output = await this.model.run(this.batch, plan.batchSize);
     this.modelSeconds += (performance.now() - started) / 1000;

@@ -148,9 +148,13 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       ? frozenStatistics(options.preprocessing, image)
       : options.preprocessing,
   };
+  // Seconds of the model's runs on the untouched image, outside the evaluators' batches.
+  const untouchedRuns = { seconds: 0 };
   const window = options.window === false ? null : roiWindow(model.receptiveField, roi, image);
   const baseOutput =
-    options.mask && preset !== 'fast' && !window ? null : await baseActivatedRoi(options, source);
+    options.mask && preset !== 'fast' && !window
+      ? null
+      : await baseActivatedRoi(options, source, untouchedRuns);
   const reference = options.mask
     ? cropPlane(options.mask, roi)
     : baseOutput!.map((value) => (value > options.outcome.binarize ? 1 : 0));
@@ -163,7 +167,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
         roi,
         baseOutput!,
         (candidate, within) =>
-          baseActivatedRoi({ ...options, model: candidate, roi: within }, source),
+          baseActivatedRoi({ ...options, model: candidate, roi: within }, source, untouchedRuns),
         options.logger,
       )
     : { opened: null, passes: 0 };
@@ -211,7 +215,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
         ...spec,
         metric: 'maxAbsDifference',
         reference: routeStatistics
-          ? await baseActivatedRoi(runOptions, pruningSource)
+          ? await baseActivatedRoi(runOptions, pruningSource, untouchedRuns)
           : baseOutput!,
       });
     }
@@ -304,7 +308,8 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
         (baseOutput ? 1 : 0) +
         (routeStatistics ? 1 : 0) +
         windowPasses,
-      modelSeconds: evaluator.modelSeconds + (pruningEvaluator?.modelSeconds ?? 0),
+      modelSeconds:
+        evaluator.modelSeconds + (pruningEvaluator?.modelSeconds ?? 0) + untouchedRuns.seconds,
       seconds: (performance.now() - started) / 1000,
       ...(statisticsRoute
         ? {
@@ -427,9 +432,10 @@ export function validateInputs(options: ExplainOptions): void {
 export async function baseActivatedRoi(
   options: ExplainOptions,
   source: InterventionSource,
+  timing?: { seconds: number },
 ): Promise<Float32Array> {
   const { model, roi, outcome } = options;
-  const output = await untouchedOutput(model, source);
+  const output = await untouchedOutput(model, source, timing);
   const spec = {
     classes: model.output.channels,
     height: model.output.height,
@@ -457,18 +463,25 @@ export async function baseActivatedRoi(
 async function untouchedOutput(
   model: ModelRunner,
   source: InterventionSource,
+  timing?: { seconds: number },
 ): Promise<Float32Array> {
   const plan = new InterventionPlan(1, source.grid.blockCount);
   const device = await model.gpuDevice();
+  const timed = async <T>(work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    const result = await work();
+    if (timing) timing.seconds += (performance.now() - started) / 1000;
+    return result;
+  };
   if (!device) {
     const batch = new Float32Array(model.inputSize);
-    new CpuIntervention(source).run(plan, batch);
-    return model.run(batch, 1);
+    new CpuIntervention(source).run(plan, batch, model.inputWindow);
+    return timed(() => model.run(batch, 1));
   }
   const intervention = new GpuIntervention(device, source, { maxBatchSize: 1 });
   try {
     intervention.run(plan, await model.gpuInput(1));
-    const output = await model.runOnGpu(1);
+    const output = await timed(() => model.runOnGpu(1));
     try {
       return await output.read();
     } finally {

@@ -87,6 +87,11 @@ export class ModelRunner {
     private readonly bytes: Uint8Array,
     private readonly ort: OrtModule,
     private session: Session,
+    /**
+     * The window of each image this runner takes, where it takes one (`windowed` on the CPU):
+     * callers write only that region (`CpuIntervention`'s window) and `input` is its size.
+     */
+    readonly inputWindow?: Region,
   ) {}
 
   static async load(options: ModelLoadOptions): Promise<ModelRunner> {
@@ -183,33 +188,43 @@ export class ModelRunner {
   }
 
   /**
-   * The model run on `window` of every image: it takes the same whole images and gives the
-   * output on the window alone (`cropImageInput`), for a fully convolutional model whose
-   * receptive field the window holds. A second session on the same backend, released apart.
+   * The model run on `window` of every image, for a fully convolutional model whose receptive
+   * field the window holds: its output is the window's alone. On the CPU it takes the window
+   * itself (`inputWindow`), which the caller writes; on WebGPU, where the intervention kernel
+   * writes whole images into the input buffer, a Slice in front of the graph cuts the window
+   * (`cropImageInput`). A second session on the same backend, released apart.
    */
   async windowed(window: Region): Promise<ModelRunner> {
-    const cropped = relaxModelShapes(cropImageInput(this.bytes, this.name, window), this.name, {
-      relaxBatch: true,
-      relaxSpatial: true,
-    });
-    const session = await createSession(this.ort, cropped, this.backend, this.name);
-    const output = { channels: this.output.channels, height: window.height, width: window.width };
+    const onGpu = this.backend === 'webgpu';
+    const graph = onGpu ? cropImageInput(this.bytes, this.name, window) : this.bytes;
+    const relaxed = relaxModelShapes(graph, this.name, { relaxBatch: true, relaxSpatial: true });
+    const session = await createSession(this.ort, relaxed, this.backend, this.name);
+    const size = { height: window.height, width: window.width };
     const runner = new ModelRunner(
       this.name,
       this.backend,
       this.info,
       this.signature,
-      this.input,
-      output,
+      onGpu ? this.input : { channels: this.input.channels, ...size },
+      { channels: this.output.channels, ...size },
+      // The whole image's batch size: the statistics route, which chooses its runs a batch at a
+      // time, runs more draws in larger batches, and onnxruntime runs no faster per image.
       this.maxBatchSize,
       this.sha256,
       this.receptiveField,
-      cropped,
+      relaxed,
       this.ort,
       session,
+      onGpu ? undefined : { ...window },
     );
-    const probe = await runner.run(new Float32Array(this.inputSize), 1);
-    if (probe.length !== output.channels * window.height * window.width) {
+    let probe: Float32Array;
+    try {
+      probe = await runner.run(new Float32Array(runner.inputSize), 1);
+    } catch (error) {
+      await runner.release();
+      throw error;
+    }
+    if (probe.length !== this.output.channels * window.height * window.width) {
       await runner.release();
       throw new ModelError(
         this.name,

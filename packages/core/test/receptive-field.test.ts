@@ -12,103 +12,7 @@ import { nodeRuntimes } from '../src/node/index.ts';
 import { roiWindow } from '../src/roi-window.ts';
 import { dsbCrop, nucleiModelBytes } from './fixtures.ts';
 import { GraphBuilder } from './onnx-builder.ts';
-
-const SIZE = 48;
-const INT_ATTRIBUTE = 2;
-const STRING_ATTRIBUTE = 3;
-const INTS_ATTRIBUTE = 7;
-
-const ints = (name: string, values: number[]) => ({ name, type: INTS_ATTRIBUTE, ints: values });
-const int = (name: string, value: number) => ({ name, type: INT_ATTRIBUTE, i: value });
-const text = (name: string, value: string) => ({
-  name,
-  type: STRING_ATTRIBUTE,
-  s: new TextEncoder().encode(value),
-});
-
-/** Weights in [-1, 1) with no zero, so that every path through a conv carries a change. */
-function weights(random: SeededRandom, count: number): number[] {
-  return Array.from({ length: count }, () => (random.integer(1000) + 0.5) / 500 - 1);
-}
-
-function conv(
-  graph: GraphBuilder,
-  random: SeededRandom,
-  input: string,
-  channels: [number, number],
-  kernel: number,
-  attributes: { pads?: number[]; strides?: number; dilation?: number; autoPad?: string } = {},
-): string {
-  const [from, to] = channels;
-  return graph.node(
-    'Conv',
-    [input, graph.floats(weights(random, to * from * kernel * kernel), [to, from, kernel, kernel])],
-    [
-      ...(attributes.autoPad
-        ? [text('auto_pad', attributes.autoPad)]
-        : [ints('pads', attributes.pads ?? [0, 0, 0, 0])]),
-      ints('strides', [attributes.strides ?? 1, attributes.strides ?? 1]),
-      ints('dilations', [attributes.dilation ?? 1, attributes.dilation ?? 1]),
-    ],
-  );
-}
-
-/**
- * Linear local models (no ReLU, average pools), so that every pixel the field holds changes the
- * output: asymmetric pads, a stride, a dilation, resizes of both kinds, a transposed conv and a
- * skip connection.
- */
-const MODELS: Record<string, () => Uint8Array> = {
-  'conv, pool, dilated conv, nearest resize, skip': () => {
-    const random = new SeededRandom(1);
-    const graph = new GraphBuilder();
-    const first = conv(graph, random, 'image', [1, 2], 3, { pads: [1, 0, 1, 2] });
-    const pooled = graph.node(
-      'AveragePool',
-      [first],
-      [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])],
-    );
-    const dilated = conv(graph, random, pooled, [2, 2], 3, { pads: [2, 2, 2, 2], dilation: 2 });
-    const up = graph.node(
-      'Resize',
-      [dilated, '', graph.floats([1, 1, 2, 2], [4])],
-      [
-        text('mode', 'nearest'),
-        text('coordinate_transformation_mode', 'asymmetric'),
-        text('nearest_mode', 'floor'),
-      ],
-    );
-    const joined = graph.node('Concat', [first, up], [int('axis', 1)]);
-    const out = conv(graph, random, joined, [4, 1], 1);
-    const size = { channels: 1, height: 'H', width: 'W' };
-    return graph.build(out, size, size);
-  },
-  'strided conv, transposed conv, linear resize': () => {
-    const random = new SeededRandom(2);
-    const graph = new GraphBuilder();
-    const down = conv(graph, random, 'image', [1, 2], 3, { pads: [1, 1, 1, 1], strides: 2 });
-    const downAgain = conv(graph, random, down, [2, 2], 3, { autoPad: 'SAME_UPPER' });
-    const pooled = graph.node(
-      'AveragePool',
-      [downAgain],
-      [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])],
-    );
-    const up = graph.node(
-      'ConvTranspose',
-      [pooled, graph.floats(weights(random, 2 * 2 * 2 * 2), [2, 2, 2, 2])],
-      [ints('strides', [2, 2]), ints('kernel_shape', [2, 2])],
-    );
-    const smooth = graph.node(
-      'Resize',
-      [up, '', graph.floats([1, 1, 2, 2], [4])],
-      [text('mode', 'linear'), text('coordinate_transformation_mode', 'half_pixel')],
-    );
-    const scaled = graph.node('Mul', [smooth, graph.floats([0.5, 2], [1, 2, 1, 1])]);
-    const out = conv(graph, random, scaled, [2, 1], 3, { pads: [1, 1, 1, 1] });
-    const size = { channels: 1, height: 'H', width: 'W' };
-    return graph.build(out, size, size);
-  },
-};
+import { conv, int, ints, LOCAL_MODELS as MODELS, SIZE, text } from './local-models.ts';
 
 async function load(bytes: Uint8Array, name: string, size = SIZE) {
   return ModelRunner.load({
@@ -313,14 +217,26 @@ describe("the model run on the RoI's window", () => {
         height: Math.ceil((bottom + 1) / 2) * 2 - Math.floor(top / 2) * 2,
         width: Math.ceil((right + 1) / 2) * 2 - Math.floor(left / 2) * 2,
       });
-      expect(windowed.output).toEqual({ channels: 1, height: window.height, width: window.width });
+      // On the CPU the windowed model takes the window itself.
+      const size = { height: window.height, width: window.width };
+      expect(windowed.input).toEqual({ channels: 1, ...size });
+      expect(windowed.output).toEqual({ channels: 1, ...size });
+      expect(windowed.inputWindow).toEqual(window);
       const random = new SeededRandom(8);
       const batch = Float32Array.from(
         { length: 3 * SIZE * SIZE },
         () => random.integer(1000) / 999,
       );
+      const windows = new Float32Array(3 * window.height * window.width);
+      for (let sample = 0; sample < 3; sample++) {
+        for (let r = 0; r < window.height; r++) {
+          const from = sample * SIZE * SIZE + (window.top + r) * SIZE + window.left;
+          const to = (sample * window.height + r) * window.width;
+          windows.set(batch.subarray(from, from + window.width), to);
+        }
+      }
       const whole = await model.run(batch, 3);
-      const cut = await windowed.run(batch, 3);
+      const cut = await windowed.run(windows, 3);
       for (let sample = 0; sample < 3; sample++) {
         for (let y = roi.top; y < roi.top + roi.height; y++) {
           for (let x = roi.left; x < roi.left + roi.width; x++) {

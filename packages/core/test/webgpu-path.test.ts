@@ -10,6 +10,7 @@ import {
 } from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
 import { dsbCrop, nucleiModelBytes } from './fixtures.ts';
+import { LOCAL_MODELS, SIZE } from './local-models.ts';
 import { sceneBank, sceneImage, sceneMask, sceneModel, WIDE_SCENE } from './step-scenario.ts';
 
 // SwiftShader runs the U-Net at seconds per pass: the crop and the draws are kept small.
@@ -79,6 +80,48 @@ async function explainFastOn(backend: Backend) {
   }
 }
 
+/** A small fully convolutional model under the fast preset: its passes run on the RoI's window. */
+async function explainOnWindow(backend: Backend) {
+  const random = new SeededRandom(6);
+  const image = {
+    channels: 1,
+    height: SIZE,
+    width: SIZE,
+    data: Float32Array.from({ length: SIZE * SIZE }, () => random.integer(1000) / 1000),
+  };
+  const patchBank = {
+    count: 64,
+    channels: 1,
+    height: 4,
+    width: 4,
+    data: Float32Array.from({ length: 64 * 16 }, () => random.integer(1000) / 1000),
+  };
+  const runner = await ModelRunner.load({
+    bytes: LOCAL_MODELS['conv, pool, dilated conv, nearest resize, skip']!(),
+    name: 'local.onnx',
+    runtimes: nodeRuntimes(),
+    backend,
+    imageSize: image,
+    maxBatchSize: 16,
+    logger,
+  });
+  try {
+    return await explain({
+      model: runner,
+      image,
+      roi: { top: 20, left: 20, height: 8, width: 8 },
+      block: { height: 4, width: 4 },
+      patchBank,
+      preprocessing: { kind: 'zscore', epsilon: 1e-6 },
+      outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
+      preset: 'fast',
+      seed: 7,
+    });
+  } finally {
+    await runner.release();
+  }
+}
+
 async function requireAdapter(context: { skip: (note: string) => void }): Promise<void> {
   if (await dawnGpu().requestAdapter()) return;
   const why = "no WebGPU adapter: install Debian's chromium (SwiftShader) and libvulkan1";
@@ -115,6 +158,21 @@ describe('the zero-copy WebGPU path (onnxruntime-web on Dawn)', () => {
     expect(gpu.backend).toBe('webgpu');
     expect(cpu.statisticsRoute?.blocks).toBe(26);
     expect(gpu.statisticsRoute).toEqual(cpu.statisticsRoute);
+    expect(gpu.forwardPasses).toBe(cpu.forwardPasses);
+    expect(gpu.blocks.map(({ ate, n, significant }) => ({ ate, n, significant }))).toEqual(
+      cpu.blocks.map(({ ate, n, significant }) => ({ ate, n, significant })),
+    );
+  });
+
+  it("runs the RoI's window as the CPU path does", { timeout: 300_000 }, async (context) => {
+    // The window is a second session of the model with a Slice in front, fed the batches the
+    // intervention kernel writes; its output buffer is read by the outcome kernel at its size.
+    await requireAdapter(context);
+    const cpu = await explainOnWindow('cpu');
+    const gpu = await explainOnWindow('webgpu');
+    expect(gpu.backend).toBe('webgpu');
+    expect(cpu.window).toBeDefined();
+    expect(gpu.window).toEqual(cpu.window);
     expect(gpu.forwardPasses).toBe(cpu.forwardPasses);
     expect(gpu.blocks.map(({ ate, n, significant }) => ({ ate, n, significant }))).toEqual(
       cpu.blocks.map(({ ate, n, significant }) => ({ ate, n, significant })),

@@ -8,6 +8,7 @@ import {
   type InterventionSource,
 } from './intervention-plan.ts';
 import { KernelInputError } from './errors.ts';
+import type { Region } from './tensors.ts';
 
 /**
  * The CPU reference of the intervention kernel: the same batch from the same plan, computed
@@ -22,34 +23,68 @@ export class CpuIntervention {
     this.baseStatistics = channelStatistics(source.image);
   }
 
-  /** Writes the plan's batch, B x C x H x W, into `batch`. */
-  run(plan: InterventionPlan, batch: Float32Array): void {
+  /**
+   * Writes the plan's batch, B x C x H x W, into `batch`; with `window`, only that region of
+   * each image (B x C x window), its normalisation still that of the whole intervened image.
+   */
+  run(plan: InterventionPlan, batch: Float32Array, window?: Region): void {
     validatePlan(this.source, plan);
     const { image, patchBank, grid } = this.source;
-    const planeSize = image.height * image.width;
-    const imageSize = image.channels * planeSize;
-    if (batch.length < plan.batchSize * imageSize) {
+    const region = window ?? { top: 0, left: 0, height: image.height, width: image.width };
+    if (
+      ![region.top, region.left, region.height, region.width].every(Number.isInteger) ||
+      region.top < 0 ||
+      region.left < 0 ||
+      region.height < 1 ||
+      region.width < 1 ||
+      region.top + region.height > image.height ||
+      region.left + region.width > image.width
+    ) {
       throw new KernelInputError(
-        'batch',
-        `must hold at least ${plan.batchSize * imageSize} values`,
+        'window',
+        `must lie inside the ${image.height}x${image.width} image`,
       );
+    }
+    const planeSize = image.height * image.width;
+    const outPlaneSize = region.height * region.width;
+    const outSize = image.channels * outPlaneSize;
+    if (batch.length < plan.batchSize * outSize) {
+      throw new KernelInputError('batch', `must hold at least ${plan.batchSize * outSize} values`);
     }
     const patchPlaneSize = patchBank.height * patchBank.width;
 
     for (let sample = 0; sample < plan.batchSize; sample++) {
-      const out = batch.subarray(sample * imageSize, (sample + 1) * imageSize);
-      out.set(image.data);
+      const out = batch.subarray(sample * outSize, (sample + 1) * outSize);
+      if (!window) {
+        out.set(image.data);
+      } else {
+        for (let c = 0; c < image.channels; c++) {
+          for (let r = 0; r < region.height; r++) {
+            const from = c * planeSize + (region.top + r) * image.width + region.left;
+            out.set(
+              image.data.subarray(from, from + region.width),
+              c * outPlaneSize + r * region.width,
+            );
+          }
+        }
+      }
 
       for (let block = 0; block < grid.blockCount; block++) {
         const patch = plan.patchAt(sample, block);
         if (patch === KEEP_BLOCK) continue;
-        const region = grid.block(block);
+        const placed = grid.block(block);
+        // The block's rows and columns that fall inside the window.
+        const top = Math.max(placed.top, region.top);
+        const bottom = Math.min(placed.top + placed.height, region.top + region.height);
+        const left = Math.max(placed.left, region.left);
+        const right = Math.min(placed.left + placed.width, region.left + region.width);
+        if (top >= bottom || left >= right) continue;
         for (let c = 0; c < image.channels; c++) {
           const patchPlane = (patch * image.channels + c) * patchPlaneSize;
-          for (let r = 0; r < region.height; r++) {
-            const from = patchPlane + r * grid.blockWidth;
-            const to = c * planeSize + (region.top + r) * image.width + region.left;
-            out.set(patchBank.data.subarray(from, from + region.width), to);
+          for (let y = top; y < bottom; y++) {
+            const from = patchPlane + (y - placed.top) * grid.blockWidth + (left - placed.left);
+            const to = c * outPlaneSize + (y - region.top) * region.width + (left - region.left);
+            out.set(patchBank.data.subarray(from, from + right - left), to);
           }
         }
       }
@@ -57,10 +92,11 @@ export class CpuIntervention {
       const { offset, scale } = this.normalisation(plan, sample);
       for (let c = 0; c < image.channels; c++) {
         if (offset[c] === 0 && scale[c] === 1) continue;
-        const plane = out.subarray(c * planeSize, (c + 1) * planeSize);
+        const plane = out.subarray(c * outPlaneSize, (c + 1) * outPlaneSize);
         const channelOffset = offset[c]!;
         const channelScale = scale[c]!;
-        for (let i = 0; i < planeSize; i++) plane[i] = (plane[i]! - channelOffset) * channelScale;
+        for (let i = 0; i < outPlaneSize; i++)
+          plane[i] = (plane[i]! - channelOffset) * channelScale;
       }
     }
   }

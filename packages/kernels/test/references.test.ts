@@ -45,6 +45,42 @@ describe(`CPU references (seed ${seed})`, () => {
     }
   });
 
+  it('writes a window of each image as the whole batch has it, under every preprocessing', () => {
+    const random = new TestRandom(seed + 1);
+    for (let i = 0; i < 30; i++) {
+      const { source, plan } = interventionSourceCase(random);
+      const { image } = source;
+      const top = random.integer(0, image.height - 1);
+      const left = random.integer(0, image.width - 1);
+      const window = {
+        top,
+        left,
+        height: random.integer(1, image.height - top),
+        width: random.integer(1, image.width - left),
+      };
+      const intervention = new CpuIntervention(source);
+      const whole = new Float32Array(plan.batchSize * image.data.length);
+      intervention.run(plan, whole);
+      const cut = new Float32Array(plan.batchSize * image.channels * window.height * window.width);
+      cut.fill(Number.NaN);
+      intervention.run(plan, cut, window);
+      const expected = new Float32Array(cut.length);
+      let at = 0;
+      for (let sample = 0; sample < plan.batchSize; sample++)
+        for (let c = 0; c < image.channels; c++)
+          for (let y = window.top; y < window.top + window.height; y++)
+            for (let x = window.left; x < window.left + window.width; x++)
+              expected[at++] =
+                whole[((sample * image.channels + c) * image.height + y) * image.width + x]!;
+      expect(cut, `case ${i}, window ${JSON.stringify(window)}`).toEqual(expected);
+    }
+    const { source, plan } = interventionSourceCase(random);
+    const outside = { top: 0, left: 0, height: source.image.height + 1, width: 1 };
+    expect(() => new CpuIntervention(source).run(plan, new Float32Array(1e6), outside)).toThrow(
+      KernelInputError,
+    );
+  });
+
   it('writes the base image, normalised, for a sample that replaces nothing', () => {
     const image = { channels: 1, height: 2, width: 3, data: Float32Array.of(0, 1, 2, 3, 4, 5) };
     const patchBank = { count: 1, channels: 1, height: 2, width: 2, data: new Float32Array(4) };

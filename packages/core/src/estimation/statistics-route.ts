@@ -214,21 +214,26 @@ function insideHull(
 ): boolean {
   const dimensions = point.length;
   const tolerance = 1e-6 * radius;
-  let x = [...vertices[0]!];
+  const x = Float64Array.from(vertices[0]!);
+  const g = new Float64Array(dimensions);
   for (let step = 0; step < 2000; step++) {
-    const g = x.map((value, d) => value - point[d]!);
-    const distance = Math.hypot(...g);
-    if (distance <= tolerance) return true;
+    let squared = 0;
+    for (let d = 0; d < dimensions; d++) {
+      g[d] = x[d]! - point[d]!;
+      squared += g[d]! * g[d]!;
+    }
+    if (Math.sqrt(squared) <= tolerance) return true;
     let best = -1;
     let lowest = Infinity;
-    vertices.forEach((vertex, i) => {
+    for (let i = 0; i < vertices.length; i++) {
+      const vertex = vertices[i]!;
       let dot = 0;
       for (let d = 0; d < dimensions; d++) dot += (vertex[d]! - point[d]!) * g[d]!;
       if (dot < lowest) {
         lowest = dot;
         best = i;
       }
-    });
+    }
     // Every vertex on the far side of the plane through `point` normal to g: separated.
     if (lowest > 0) return false;
     const s = vertices[best]!;
@@ -241,7 +246,7 @@ function insideHull(
     if (length === 0) return false;
     const t = Math.min(1, Math.max(0, along / length));
     if (t === 0) return false;
-    x = x.map((value, d) => value + t * (s[d]! - value));
+    for (let d = 0; d < dimensions; d++) x[d] = x[d]! + t * (s[d]! - x[d]!);
   }
   return false;
 }
