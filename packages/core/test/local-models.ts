@@ -12,13 +12,13 @@ const INT_ATTRIBUTE = 2;
 const STRING_ATTRIBUTE = 3;
 const INTS_ATTRIBUTE = 7;
 
-export const ints = (name: string, values: number[]) => ({
+const ints = (name: string, values: number[]) => ({
   name,
   type: INTS_ATTRIBUTE,
   ints: values,
 });
 export const int = (name: string, value: number) => ({ name, type: INT_ATTRIBUTE, i: value });
-export const text = (name: string, value: string) => ({
+const text = (name: string, value: string) => ({
   name,
   type: STRING_ATTRIBUTE,
   s: new TextEncoder().encode(value),
@@ -29,7 +29,7 @@ function weights(random: SeededRandom, count: number): number[] {
   return Array.from({ length: count }, () => (random.integer(1000) + 0.5) / 500 - 1);
 }
 
-export function conv(
+function conv(
   graph: GraphBuilder,
   random: SeededRandom,
   input: string,
@@ -51,31 +51,57 @@ export function conv(
   );
 }
 
+/**
+ * Conv, average pool, dilated conv, nearest 2x resize and a skip connection, from `input`; the
+ * same weights every time.
+ */
+export function poolResizeSkip(graph: GraphBuilder, input: string): string {
+  const random = new SeededRandom(1);
+  const first = conv(graph, random, input, [1, 2], 3, { pads: [1, 0, 1, 2] });
+  const pooled = graph.node(
+    'AveragePool',
+    [first],
+    [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])],
+  );
+  const dilated = conv(graph, random, pooled, [2, 2], 3, { pads: [2, 2, 2, 2], dilation: 2 });
+  const up = graph.node(
+    'Resize',
+    [dilated, '', graph.floats([1, 1, 2, 2], [4])],
+    [
+      text('mode', 'nearest'),
+      text('coordinate_transformation_mode', 'asymmetric'),
+      text('nearest_mode', 'floor'),
+    ],
+  );
+  const joined = graph.node('Concat', [first, up], [int('axis', 1)]);
+  return conv(graph, random, joined, [4, 1], 1);
+}
+
+/** A random image of the models' size and a bank of 64 random 4 x 4 patches, values in [0, 1). */
+export function randomScene(seed: number) {
+  const random = new SeededRandom(seed);
+  const image = {
+    channels: 1,
+    height: SIZE,
+    width: SIZE,
+    data: Float32Array.from({ length: SIZE * SIZE }, () => random.integer(1000) / 1000),
+  };
+  const patchBank = {
+    count: 64,
+    channels: 1,
+    height: 4,
+    width: 4,
+    data: Float32Array.from({ length: 64 * 16 }, () => random.integer(1000) / 1000),
+  };
+  return { image, patchBank };
+}
+
 /** The models, by what they hold; each takes and gives 1 x H x W at any size. */
 export const LOCAL_MODELS: Record<string, () => Uint8Array> = {
   'conv, pool, dilated conv, nearest resize, skip': () => {
-    const random = new SeededRandom(1);
     const graph = new GraphBuilder();
-    const first = conv(graph, random, 'image', [1, 2], 3, { pads: [1, 0, 1, 2] });
-    const pooled = graph.node(
-      'AveragePool',
-      [first],
-      [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])],
-    );
-    const dilated = conv(graph, random, pooled, [2, 2], 3, { pads: [2, 2, 2, 2], dilation: 2 });
-    const up = graph.node(
-      'Resize',
-      [dilated, '', graph.floats([1, 1, 2, 2], [4])],
-      [
-        text('mode', 'nearest'),
-        text('coordinate_transformation_mode', 'asymmetric'),
-        text('nearest_mode', 'floor'),
-      ],
-    );
-    const joined = graph.node('Concat', [first, up], [int('axis', 1)]);
-    const out = conv(graph, random, joined, [4, 1], 1);
     const size = { channels: 1, height: 'H', width: 'W' };
-    return graph.build(out, size, size);
+    return graph.build(poolResizeSkip(graph, 'image'), size, size);
   },
   'strided conv, transposed conv, linear resize': () => {
     const random = new SeededRandom(2);

@@ -12,7 +12,7 @@ import { nodeRuntimes } from '../src/node/index.ts';
 import { roiWindow } from '../src/roi-window.ts';
 import { dsbCrop, nucleiModelBytes } from './fixtures.ts';
 import { GraphBuilder } from './onnx-builder.ts';
-import { conv, int, ints, LOCAL_MODELS as MODELS, SIZE, text } from './local-models.ts';
+import { int, LOCAL_MODELS as MODELS, poolResizeSkip, randomScene, SIZE } from './local-models.ts';
 
 async function load(bytes: Uint8Array, name: string, size = SIZE) {
   return ModelRunner.load({
@@ -130,41 +130,9 @@ describe("the receptive field read off a model's graph", () => {
       const graph = new GraphBuilder();
       const size = { channels: 1, height: SIZE, width: SIZE };
       const inner = graph.node('Reshape', ['image', graph.ints([-1, 1, SIZE, SIZE])]);
-      // Rebuilt from the same seed and layers, fed from the reshaped image.
-      const random = new SeededRandom(1);
-      const first = conv(graph, random, inner, [1, 2], 3, { pads: [1, 0, 1, 2] });
-      const pooled = graph.node(
-        'AveragePool',
-        [first],
-        [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])],
-      );
-      const dilated = conv(graph, random, pooled, [2, 2], 3, { pads: [2, 2, 2, 2], dilation: 2 });
-      const up = graph.node(
-        'Resize',
-        [dilated, '', graph.floats([1, 1, 2, 2], [4])],
-        [
-          text('mode', 'nearest'),
-          text('coordinate_transformation_mode', 'asymmetric'),
-          text('nearest_mode', 'floor'),
-        ],
-      );
-      const joined = graph.node('Concat', [first, up], [int('axis', 1)]);
-      return graph.build(conv(graph, random, joined, [4, 1], 1), size, size);
+      return graph.build(poolResizeSkip(graph, inner), size, size);
     })();
-    const random = new SeededRandom(4);
-    const image = {
-      channels: 1,
-      height: SIZE,
-      width: SIZE,
-      data: Float32Array.from({ length: SIZE * SIZE }, () => random.integer(1000) / 1000),
-    };
-    const patchBank = {
-      count: 64,
-      channels: 1,
-      height: 4,
-      width: 4,
-      data: Float32Array.from({ length: 64 * 16 }, () => random.integer(1000) / 1000),
-    };
+    const { image, patchBank } = randomScene(4);
     const explainWith = async (model: ModelRunner): Promise<ExplanationResult> =>
       explain({
         model,

@@ -10,7 +10,7 @@ import {
 } from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
 import { dsbCrop, nucleiModelBytes } from './fixtures.ts';
-import { LOCAL_MODELS, SIZE } from './local-models.ts';
+import { LOCAL_MODELS, randomScene } from './local-models.ts';
 import { sceneBank, sceneImage, sceneMask, sceneModel, WIDE_SCENE } from './step-scenario.ts';
 
 // SwiftShader runs the U-Net at seconds per pass: the crop and the draws are kept small.
@@ -82,20 +82,7 @@ async function explainFastOn(backend: Backend) {
 
 /** A small fully convolutional model under the fast preset: its passes run on the RoI's window. */
 async function explainOnWindow(backend: Backend) {
-  const random = new SeededRandom(6);
-  const image = {
-    channels: 1,
-    height: SIZE,
-    width: SIZE,
-    data: Float32Array.from({ length: SIZE * SIZE }, () => random.integer(1000) / 1000),
-  };
-  const patchBank = {
-    count: 64,
-    channels: 1,
-    height: 4,
-    width: 4,
-    data: Float32Array.from({ length: 64 * 16 }, () => random.integer(1000) / 1000),
-  };
+  const { image, patchBank } = randomScene(6);
   const runner = await ModelRunner.load({
     bytes: LOCAL_MODELS['conv, pool, dilated conv, nearest resize, skip']!(),
     name: 'local.onnx',
