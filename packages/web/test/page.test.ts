@@ -446,6 +446,53 @@ describe('the page, built for production, in headless Chromium', () => {
     expect(errors).toEqual([]);
   }, 300_000);
 
+  it("runs a 256x256 crop on wasm on the RoI's window, to the CLI's map", async (context) => {
+    skipWithoutChromium(context);
+    // The RoI's receptive field is a 144x144 window of the crop: the page says so and records it.
+    const options = { crop: '256,0,256,256', roi: '144,112,32,32', block: '32', preset: 'zero' };
+    await setOptions(page, { ...options, backend: 'wasm' });
+    await page.click('#run');
+    await page.waitForSelector('body[data-state="running"]');
+    await page.waitForSelector('body[data-state="done"], body[data-state="failed"]', {
+      timeout: 300_000,
+    });
+    expect(await page.$eval('#message', (element) => element.textContent)).toBe('');
+    const result = JSON.parse(
+      await page.$eval('#download-result-json', async (link) =>
+        (await fetch((link as HTMLAnchorElement).href)).text(),
+      ),
+    ) as ExplanationResult;
+    expect(result.window).toEqual({ top: 88, left: 56, height: 144, width: 144 });
+    expect(await page.$eval('#run-status', (element) => element.textContent)).toContain(
+      "on the 144x144 window that holds the RoI's receptive field",
+    );
+    const out = await mkdtemp(path.join(tmpdir(), 'pdcr-web-cli-'));
+    try {
+      const cli = JSON.parse(
+        await readFile(
+          await runCli(
+            [
+              'explain',
+              ...['--model', 'data/nuclei-unet/unet2d-nuclei-broad.onnx'],
+              ...['--image', 'data/dsb2018/img2d.tif', '--mask', 'data/dsb2018/mask2d.tif'],
+              ...['--crop', options.crop, '--roi', options.roi, '--block', options.block],
+              ...['--preset', options.preset, '--size', 'image', '--normalize', 'zscore'],
+              ...['--activation', 'sigmoid', '--backend', 'wasm', '--out', out, '--quiet'],
+            ],
+            out,
+          ),
+          'utf8',
+        ),
+      ) as ExplanationResult;
+      expect(cli.window).toEqual(result.window);
+      expect(comparable(result)).toEqual(comparable(cli));
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+    await page.click('#use-demo');
+    expect(errors).toEqual([]);
+  }, 300_000);
+
   it('says so when the GPU device is lost mid-run, and runs on WebGPU again afterwards', async (context) => {
     skipWithoutChromium(context);
     // A page of its own, opened with the test hook that destroys the worker's device.
