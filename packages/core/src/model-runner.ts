@@ -194,7 +194,7 @@ export class ModelRunner {
    * writes whole images into the input buffer, a Slice in front of the graph cuts the window
    * (`cropImageInput`). A second session on the same backend, released apart.
    */
-  async windowed(window: Region): Promise<ModelRunner> {
+  async windowed(window: Region, maxBatchSize = this.maxBatchSize): Promise<ModelRunner> {
     const onGpu = this.backend === 'webgpu';
     const graph = onGpu ? cropImageInput(this.bytes, this.name, window) : this.bytes;
     const relaxed = relaxModelShapes(graph, this.name, { relaxBatch: true, relaxSpatial: true });
@@ -207,9 +207,9 @@ export class ModelRunner {
       this.signature,
       onGpu ? this.input : { channels: this.input.channels, ...size },
       { channels: this.output.channels, ...size },
-      // The whole image's batch size: the statistics route, which chooses its runs a batch at a
-      // time, runs more draws in larger batches, and onnxruntime runs no faster per image.
-      this.maxBatchSize,
+      // By default the whole image's batch size: the statistics route, which chooses its runs a
+      // batch at a time, runs more draws in larger batches, and onnxruntime runs no faster.
+      maxBatchSize,
       this.sha256,
       this.receptiveField,
       relaxed,
