@@ -43,6 +43,8 @@ export interface RunRequest extends SharedRequest {
   readonly screen?: number;
   readonly threshold?: number;
   readonly freezeStats?: boolean;
+  /** False: whole images, not the RoI's window (the CLI's --no-window). */
+  readonly window?: boolean;
 }
 
 /**

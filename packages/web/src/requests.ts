@@ -83,6 +83,7 @@ export function explainRequest(current: Inputs): RunRequest {
     ...(screen !== undefined ? { screen } : {}),
     ...(threshold !== undefined ? { threshold } : {}),
     ...(element<HTMLInputElement>('opt-freeze').checked ? { freezeStats: true } : {}),
+    ...(element<HTMLInputElement>('opt-window').checked ? {} : { window: false }),
   };
 }
 

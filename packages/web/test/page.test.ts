@@ -489,7 +489,25 @@ describe('the page, built for production, in headless Chromium', () => {
     } finally {
       await rm(out, { recursive: true, force: true });
     }
+    // Unticked, whole images: the same map, for the two passes of the window's check less.
+    await page.click('#opt-window');
+    await page.click('#run');
+    await page.waitForSelector('body[data-state="running"]');
+    await page.waitForSelector('body[data-state="done"], body[data-state="failed"]', {
+      timeout: 300_000,
+    });
+    const whole = JSON.parse(
+      await page.$eval('#download-result-json', async (link) =>
+        (await fetch((link as HTMLAnchorElement).href)).text(),
+      ),
+    ) as ExplanationResult;
+    expect(whole.window).toBeUndefined();
+    expect(whole.blocks).toEqual(result.blocks);
+    expect(whole.forwardPasses).toBe(result.forwardPasses - 2);
     await page.click('#use-demo');
+    expect(
+      await page.$eval('#opt-window', (element) => (element as HTMLInputElement).checked),
+    ).toBe(true);
     expect(errors).toEqual([]);
   }, 300_000);
 
