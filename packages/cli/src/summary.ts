@@ -13,7 +13,8 @@ export function summaryLines(result: ExplanationResult): string[] {
         ? `, on the ${result.window.height}x${result.window.width} window at ` +
           `${result.window.top},${result.window.left} that holds the RoI's receptive field`
         : ''),
-    ...(result.statisticsRoute ? [statisticsRouteLine(result.statisticsRoute)] : []),
+    // Said only where blocks went through it (none does where the field covers the image).
+    ...(result.statisticsRoute?.blocks ? [statisticsRouteLine(result.statisticsRoute)] : []),
   ];
 }
 

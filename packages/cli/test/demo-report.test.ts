@@ -32,6 +32,9 @@ describe('pdcr demo and its report', () => {
       /demo: base Dice \d+\.\d+; \d+ positive, \d+ negative, \d+ zero blocks/,
     );
     expect(demo.stdout).toMatch(/demo: report at .*report\.html/);
+    // The RoI's field covers the demo crop: no block goes through the statistics route, and the
+    // summary does not list an empty one.
+    expect(demo.stdout).not.toMatch(/scored through the image statistics/);
     expect((await readdir(path.join(folder, 'demo'))).sort()).toEqual([
       'ate.npy',
       'heatmap.png',
