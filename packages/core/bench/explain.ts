@@ -36,6 +36,7 @@ import {
   type Preset,
 } from '../src/index.ts';
 import { runDraws } from '../src/estimation/paper.ts';
+import { withinWindow } from '../src/roi-window.ts';
 import { nodeRuntimes, readImageFile } from '../src/node/index.ts';
 
 const REFERENCE_DRAWS = 400;
@@ -148,7 +149,7 @@ const WINDOW_MARGIN = 64;
 const WINDOW_ALIGN = 8;
 /** Images a reference batch holds on its window (what a 160x160 model gets by default). */
 const REFERENCE_BATCH = 40;
-/** Full batches the window is checked with, besides a round's last one, before a reference is extended. */
+/** Full batches the window is checked with, besides a round's last one, before extending. */
 const CHECK_BATCHES = 2;
 
 function roiWindow(roi: Region, height: number, width: number): Region {
@@ -302,7 +303,7 @@ async function extendReference(
     classes: 1,
     height: window.height,
     width: window.width,
-    roi: { ...config.roi, top: config.roi.top - window.top, left: config.roi.left - window.left },
+    roi: withinWindow(config.roi, window),
     classIndex: 0,
     activation: 'sigmoid',
     metric: 'hardDice',

@@ -32,7 +32,7 @@ import { estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
 import { StatisticsRoute } from './estimation/statistics-route.ts';
 import { patchStrata, zeroPatchBank } from './patch-banks.ts';
 import { SeededRandom } from './random.ts';
-import { openRoiWindow, roiWindow, withinWindow } from './roi-window.ts';
+import { openRoiWindow, roiField, roiWindow, withinWindow } from './roi-window.ts';
 import { RESULT_VERSION, type BlockEffect, type ExplanationResult } from './result.ts';
 
 export type Preset = 'fast' | 'paper' | 'zero';
@@ -241,12 +241,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
     options.onProgress?.({ phase: 'base', passesDone: 1, passesPlanned: 1 });
 
     const common = { evaluator, grid, roi, threshold, ...progressAndSignal(options) };
-    const field = model.receptiveField.local
-      ? {
-          rows: model.receptiveField.span(0, roi.top, roi.top + roi.height - 1),
-          columns: model.receptiveField.span(1, roi.left, roi.left + roi.width - 1),
-        }
-      : undefined;
+    const field = roiField(model.receptiveField, roi);
     const random = new SeededRandom(options.seed);
     const { blocks, complete } =
       preset === 'zero'

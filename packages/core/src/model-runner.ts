@@ -228,7 +228,8 @@ export class ModelRunner {
       await runner.release();
       throw new ModelError(
         this.name,
-        `gives ${probe.length} values for a ${window.height}x${window.width} window, not a map of its size`,
+        `gives ${probe.length} values for a ${window.height}x${window.width} window, ` +
+          'not a map of its size',
       );
     }
     return runner;

@@ -158,55 +158,36 @@ export function cropImageInput(
 ): Uint8Array {
   const model = decodeModel(bytes, name);
   const graph = model.graph!;
-  const { input } = imageSignature(inspectOnnxModel(bytes, name), name);
+  const info = inspectOnnxModel(bytes, name);
+  const { input } = imageSignature(info, name);
   const cropped = `${input.name}/pdcr_window`;
   for (const node of graph.node ?? [])
     node.input = (node.input ?? []).map((value) => (value === input.name ? cropped : value));
-  const starts = [window.top, window.left];
-  const ends = [window.top + window.height, window.left + window.width];
-  const defaultDomain = (model.opsetImport ?? []).find(
-    (opset) => !opset.domain || opset.domain === 'ai.onnx',
-  );
-  let slice: onnxProto.onnx.INodeProto;
-  if (Number(defaultDomain?.version ?? 0) >= 10) {
-    const constant = (suffix: string, values: number[]) => {
-      const tensorName = `${cropped}/${suffix}`;
-      graph.initializer = [
-        ...(graph.initializer ?? []),
-        {
-          name: tensorName,
-          dims: [2],
-          dataType: onnx.TensorProto.DataType.INT64,
-          int64Data: values,
-        },
-      ];
-      return tensorName;
-    };
-    slice = {
-      opType: 'Slice',
-      name: cropped,
-      input: [
-        input.name,
-        constant('starts', starts),
-        constant('ends', ends),
-        constant('axes', [2, 3]),
-      ],
-      output: [cropped],
-    };
-  } else {
-    const ints = (attribute: string, values: number[]) => ({
-      name: attribute,
-      type: onnx.AttributeProto.AttributeType.INTS,
-      ints: values,
-    });
-    slice = {
-      opType: 'Slice',
-      name: cropped,
-      input: [input.name],
-      output: [cropped],
-      attribute: [ints('starts', starts), ints('ends', ends), ints('axes', [2, 3])],
-    };
+  const { opset } = info;
+  if (opset < 10) {
+    // Before opset 10 Slice takes its bounds as attributes; no model here needs that form.
+    throw new ModelError(name, `has opset ${opset}; the RoI's window needs opset 10 or later`);
   }
+  const constant = (suffix: string, values: number[]) => {
+    const tensorName = `${cropped}/${suffix}`;
+    const dataType = onnx.TensorProto.DataType.INT64;
+    graph.initializer = [
+      ...(graph.initializer ?? []),
+      { name: tensorName, dims: [2], dataType, int64Data: values },
+    ];
+    return tensorName;
+  };
+  const slice: onnxProto.onnx.INodeProto = {
+    opType: 'Slice',
+    name: cropped,
+    input: [
+      input.name,
+      constant('starts', [window.top, window.left]),
+      constant('ends', [window.top + window.height, window.left + window.width]),
+      constant('axes', [2, 3]),
+    ],
+    output: [cropped],
+  };
   graph.node = [slice, ...(graph.node ?? [])];
   return onnx.ModelProto.encode(model).finish();
 }

@@ -31,7 +31,7 @@ export type ReceptiveField =
   | {
       readonly local: true;
       readonly reach: Reach;
-      /** The model's largest stride: a window must start on a multiple of it to see the same grid. */
+      /** The model's largest stride: a window starts on a multiple of it to see the same grid. */
       readonly alignment: number;
       /** The rows (axis 0) or columns (axis 1) of the image that output rows or columns
        * `first` to `last` read, before clipping to the image. */
@@ -61,6 +61,8 @@ const POINTWISE = new Set(
 /** Pointwise operators along every axis but the channel one. */
 const CHANNEL_AXIS_OPERATORS = new Set(['Concat', 'Softmax', 'LogSoftmax', 'Split']);
 const POOLS = new Set(['MaxPool', 'AveragePool', 'LpPool']);
+/** Operators whose constant inputs are parameters (bounds, affines, split sizes), not maps. */
+const PARAMETER_INPUTS = new Set(['BatchNormalization', 'Clip', 'Split']);
 
 class NonLocal extends Error {}
 
@@ -78,25 +80,13 @@ function text(node: NodeProto, name: string, fallback: string): string {
   return found?.s?.length ? new TextDecoder().decode(found.s) : fallback;
 }
 
-function tensorValues(tensor: TensorProto): number[] {
+/** A float constant's values (resize scales are floats by the ONNX spec). */
+function floatValues(tensor: TensorProto): number[] {
   if (tensor.floatData?.length) return tensor.floatData.map(Number);
-  if (tensor.int64Data?.length) return tensor.int64Data.map(Number);
-  if (tensor.int32Data?.length) return tensor.int32Data.map(Number);
-  if (tensor.doubleData?.length) return tensor.doubleData.map(Number);
   const raw = tensor.rawData;
-  if (!raw?.length) return [];
+  if (!raw?.length || tensor.dataType !== onnx.TensorProto.DataType.FLOAT) return [];
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const type = tensor.dataType;
-  const values: number[] = [];
-  if (type === onnx.TensorProto.DataType.FLOAT)
-    for (let i = 0; i < raw.byteLength; i += 4) values.push(view.getFloat32(i, true));
-  else if (type === onnx.TensorProto.DataType.INT64)
-    for (let i = 0; i < raw.byteLength; i += 8) values.push(Number(view.getBigInt64(i, true)));
-  else if (type === onnx.TensorProto.DataType.DOUBLE)
-    for (let i = 0; i < raw.byteLength; i += 8) values.push(view.getFloat64(i, true));
-  else if (type === onnx.TensorProto.DataType.INT32)
-    for (let i = 0; i < raw.byteLength; i += 4) values.push(view.getInt32(i, true));
-  return values;
+  return Array.from({ length: raw.byteLength / 4 }, (_, i) => view.getFloat32(4 * i, true));
 }
 
 /** True when a constant broadcasts the same value to every pixel of an N x C x H x W tensor. */
@@ -257,7 +247,7 @@ function analyse(bytes: Uint8Array, name: string, input: string, output: string)
         if (!operand || scales.has(operand)) continue;
         const value = constant(operand);
         if (!value) throw new NonLocal(`${op} takes ${operand}, which is not a constant`);
-        if (op !== 'Clip' && op !== 'BatchNormalization' && !spatiallyUniform(value))
+        if (!PARAMETER_INPUTS.has(op) && !spatiallyUniform(value))
           throw new NonLocal(`${op} with a constant that varies over the image (${operand})`);
       }
     } else if (op === 'Conv' || op === 'ConvTranspose' || POOLS.has(op)) {
@@ -276,7 +266,7 @@ function analyse(bytes: Uint8Array, name: string, input: string, output: string)
       const scaleInput = op === 'Upsample' ? node.input![1] : node.input![2];
       const given = scaleInput ? constant(scaleInput) : undefined;
       const values = given
-        ? tensorValues(given)
+        ? floatValues(given)
         : (attribute(node, 'scales')?.floats ?? []).map(Number);
       if (!values.length) throw new NonLocal(`${op} to a fixed size rather than by a scale`);
       map = resized(node, values);

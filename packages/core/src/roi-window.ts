@@ -2,10 +2,25 @@ import type { Region } from '@pdcr/kernels';
 import { ModelError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { ModelRunner } from './model-runner.ts';
-import type { ReceptiveField } from './receptive-field.ts';
+import type { ReceptiveField, Span } from './receptive-field.ts';
 
 /** Largest share of the image a window may cover and still be run instead of the whole. */
 const WORTHWHILE_SHARE = 0.8;
+
+/** The image rows and columns the RoI's output reads, before clipping to the image. */
+export interface RoiField {
+  readonly rows: Span;
+  readonly columns: Span;
+}
+
+/** What the RoI's output reads of the image, or null where the graph shows no finite field. */
+export function roiField(field: ReceptiveField, roi: Region): RoiField | null {
+  if (!field.local) return null;
+  return {
+    rows: field.span(0, roi.top, roi.top + roi.height - 1),
+    columns: field.span(1, roi.left, roi.left + roi.width - 1),
+  };
+}
 
 /**
  * The window of the image that holds the RoI's receptive field, its edges on the model's
@@ -17,14 +32,13 @@ export function roiWindow(
   roi: Region,
   image: { readonly height: number; readonly width: number },
 ): Region | null {
-  if (!field.local) return null;
+  const reads = roiField(field, roi);
+  if (!field.local || !reads) return null;
   const grid = field.alignment;
-  const [firstRow, lastRow] = field.span(0, roi.top, roi.top + roi.height - 1);
-  const [firstColumn, lastColumn] = field.span(1, roi.left, roi.left + roi.width - 1);
-  const top = Math.max(0, Math.floor(firstRow / grid) * grid);
-  const left = Math.max(0, Math.floor(firstColumn / grid) * grid);
-  const bottom = Math.min(image.height, Math.ceil((lastRow + 1) / grid) * grid);
-  const right = Math.min(image.width, Math.ceil((lastColumn + 1) / grid) * grid);
+  const top = Math.max(0, Math.floor(reads.rows[0] / grid) * grid);
+  const left = Math.max(0, Math.floor(reads.columns[0] / grid) * grid);
+  const bottom = Math.min(image.height, Math.ceil((reads.rows[1] + 1) / grid) * grid);
+  const right = Math.min(image.width, Math.ceil((reads.columns[1] + 1) / grid) * grid);
   const window = { top, left, height: bottom - top, width: right - left };
   const share = (window.height * window.width) / (image.height * image.width);
   return share <= WORTHWHILE_SHARE ? window : null;
@@ -62,7 +76,8 @@ export async function openRoiWindow(
   } catch (error) {
     if (!(error instanceof ModelError)) throw error;
     logger?.warn(
-      `${model.name}: does not run on the RoI's window ${where} (${error.message}); running whole images`,
+      `${model.name}: does not run on the RoI's window ${where} (${error.message}); ` +
+        'running whole images',
     );
     return { opened: null, passes: 0 };
   }

@@ -7,6 +7,7 @@ import {
   ModelRunner,
   SeededRandom,
   type Backend,
+  type ExplainOptions,
 } from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
 import { dsbCrop, nucleiModelBytes } from './fixtures.ts';
@@ -50,63 +51,57 @@ async function explainOn(backend: Backend) {
   }
 }
 
-/** The step model's scene under the fast preset and per-image z-score. */
-async function explainFastOn(backend: Backend) {
-  const scene = WIDE_SCENE;
+/** A small model explained under the fast preset and per-image z-score, on `backend`. */
+async function explainFast(
+  backend: Backend,
+  bytes: Uint8Array,
+  options: Pick<ExplainOptions, 'image' | 'mask' | 'roi' | 'block' | 'patchBank' | 'seed'>,
+) {
   const runner = await ModelRunner.load({
-    bytes: sceneModel(scene),
-    name: 'step.onnx',
+    bytes,
+    name: 'small.onnx',
     runtimes: nodeRuntimes(),
     backend,
-    imageSize: scene,
+    imageSize: options.image,
     maxBatchSize: 16,
     logger,
   });
   try {
     return await explain({
+      ...options,
       model: runner,
-      image: sceneImage(scene),
-      mask: sceneMask(scene),
-      roi: scene.roi,
-      block: { height: 8, width: 8 },
-      patchBank: sceneBank(4, 4),
       preprocessing: { kind: 'zscore', epsilon: 1e-6 },
       outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
       preset: 'fast',
-      seed: 3,
     });
   } finally {
     await runner.release();
   }
 }
 
-/** A small fully convolutional model under the fast preset: its passes run on the RoI's window. */
-async function explainOnWindow(backend: Backend) {
-  const { image, patchBank } = randomScene(6);
-  const runner = await ModelRunner.load({
-    bytes: LOCAL_MODELS['conv, pool, dilated conv, nearest resize, skip']!(),
-    name: 'local.onnx',
-    runtimes: nodeRuntimes(),
-    backend,
-    imageSize: image,
-    maxBatchSize: 16,
-    logger,
+/** The step model's scene: not a local model, so pruning halves groups. */
+function explainFastOn(backend: Backend) {
+  const scene = WIDE_SCENE;
+  return explainFast(backend, sceneModel(scene), {
+    image: sceneImage(scene),
+    mask: sceneMask(scene),
+    roi: scene.roi,
+    block: { height: 8, width: 8 },
+    patchBank: sceneBank(4, 4),
+    seed: 3,
   });
-  try {
-    return await explain({
-      model: runner,
-      image,
-      roi: { top: 20, left: 20, height: 8, width: 8 },
-      block: { height: 4, width: 4 },
-      patchBank,
-      preprocessing: { kind: 'zscore', epsilon: 1e-6 },
-      outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
-      preset: 'fast',
-      seed: 7,
-    });
-  } finally {
-    await runner.release();
-  }
+}
+
+/** A small fully convolutional model: its passes run on the RoI's window. */
+function explainOnWindow(backend: Backend) {
+  const { image, patchBank } = randomScene(6);
+  return explainFast(backend, LOCAL_MODELS['conv, pool, dilated conv, nearest resize, skip']!(), {
+    image,
+    roi: { top: 20, left: 20, height: 8, width: 8 },
+    block: { height: 4, width: 4 },
+    patchBank,
+    seed: 7,
+  });
 }
 
 async function requireAdapter(context: { skip: (note: string) => void }): Promise<void> {

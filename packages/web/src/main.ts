@@ -206,7 +206,8 @@ function finish(result: ExplanationResult, files: Record<string, Uint8Array | st
     `${result.complete ? 'Done' : 'Cancelled'}: ${result.forwardPasses} forward passes in ` +
     `${result.seconds.toFixed(1)} s (${rate.toFixed(1)} per second) on ${result.backend}` +
     (result.window
-      ? `, on the ${result.window.height}x${result.window.width} window that holds the RoI's receptive field; `
+      ? `, on the ${result.window.height}x${result.window.width} window ` +
+        "that holds the RoI's receptive field; "
       : '; ') +
     `base Dice ${result.baseScore.toFixed(2)} % (effects are in percentage points); ` +
     `${significant} of ${result.blocks.length} blocks significant${result.complete ? '' : ` (${result.blocks.length} blocks finished)`}.`;

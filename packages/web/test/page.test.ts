@@ -96,6 +96,12 @@ async function explainOnPage(
   backend: 'webgpu' | 'wasm' | 'auto',
 ): Promise<ExplanationResult> {
   await setOptions(page, { ...SMALL, backend });
+  return runToEnd(page);
+}
+
+/** Presses Explain with the options as they are, waits for the run to end, checks it said
+ * nothing, and reads the result.json offered for download. */
+async function runToEnd(page: Page): Promise<ExplanationResult> {
   await page.click('#run');
   await page.waitForSelector('body[data-state="running"]');
   await page.waitForSelector('body[data-state="done"], body[data-state="failed"]', {
@@ -451,17 +457,7 @@ describe('the page, built for production, in headless Chromium', () => {
     // The RoI's receptive field is a 144x144 window of the crop: the page says so and records it.
     const options = { crop: '256,0,256,256', roi: '144,112,32,32', block: '32', preset: 'zero' };
     await setOptions(page, { ...options, backend: 'wasm' });
-    await page.click('#run');
-    await page.waitForSelector('body[data-state="running"]');
-    await page.waitForSelector('body[data-state="done"], body[data-state="failed"]', {
-      timeout: 300_000,
-    });
-    expect(await page.$eval('#message', (element) => element.textContent)).toBe('');
-    const result = JSON.parse(
-      await page.$eval('#download-result-json', async (link) =>
-        (await fetch((link as HTMLAnchorElement).href)).text(),
-      ),
-    ) as ExplanationResult;
+    const result = await runToEnd(page);
     expect(result.window).toEqual({ top: 88, left: 56, height: 144, width: 144 });
     expect(await page.$eval('#run-status', (element) => element.textContent)).toContain(
       "on the 144x144 window that holds the RoI's receptive field",
@@ -491,16 +487,7 @@ describe('the page, built for production, in headless Chromium', () => {
     }
     // Unticked, whole images: the same map, for the two passes of the window's check less.
     await page.click('#opt-window');
-    await page.click('#run');
-    await page.waitForSelector('body[data-state="running"]');
-    await page.waitForSelector('body[data-state="done"], body[data-state="failed"]', {
-      timeout: 300_000,
-    });
-    const whole = JSON.parse(
-      await page.$eval('#download-result-json', async (link) =>
-        (await fetch((link as HTMLAnchorElement).href)).text(),
-      ),
-    ) as ExplanationResult;
+    const whole = await runToEnd(page);
     expect(whole.window).toBeUndefined();
     expect(whole.blocks).toEqual(result.blocks);
     expect(whole.forwardPasses).toBe(result.forwardPasses - 2);

@@ -5,6 +5,7 @@ import type { BlockEffect } from '../result.ts';
 import { EffectTally } from '../statistics.ts';
 import {
   blockEffect,
+  NOT_CALLED_SCREENED,
   outsideRoi,
   runDraws,
   runningEffects,
@@ -16,7 +17,7 @@ import { pruneExactZeros, pruneOutsideField } from './pruning.ts';
 import { screenGroups } from './screening.ts';
 import { sampleSequentially } from './sequential.ts';
 import type { StatisticsRoute } from './statistics-route.ts';
-import type { Span } from '../receptive-field.ts';
+import type { RoiField } from '../roi-window.ts';
 
 export { benjaminiHochberg } from './sequential.ts';
 
@@ -63,7 +64,7 @@ export interface FastEstimation {
    * The image rows and columns the RoI's output reads, where the model's graph shows a finite
    * receptive field: pruning then tests the blocks outside it at once instead of by halving.
    */
-  readonly field?: { readonly rows: Span; readonly columns: Span };
+  readonly field?: RoiField;
   readonly patchCount: number;
   /** The patch bank split into strata by brightness (see `patchStrata`); absent: one stratum. */
   readonly patchStrata?: readonly (readonly number[])[];
@@ -198,21 +199,18 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
     const tally = sampling.tallies.get(block)!;
     byBlock.set(
       block,
-      blockEffect(
-        grid,
-        block,
-        tally,
-        tally.mean,
-        sampling.significant.has(block),
-        sampling.screenedOut.has(block),
-      ),
+      blockEffect(grid, block, tally, {
+        ate: tally.mean,
+        significant: sampling.significant.has(block),
+        screened: sampling.screenedOut.has(block),
+      }),
     );
   }
   for (const block of pruned) {
-    byBlock.set(block, blockEffect(grid, block, new EffectTally(), 0, false));
+    byBlock.set(block, blockEffect(grid, block, new EffectTally(), { ate: 0, significant: false }));
   }
   for (const [block, tally] of screenedOut) {
-    byBlock.set(block, blockEffect(grid, block, tally, 0, false, true));
+    byBlock.set(block, blockEffect(grid, block, tally, NOT_CALLED_SCREENED));
   }
   return {
     blocks: candidates.filter((block) => byBlock.has(block)).map((block) => byBlock.get(block)!),

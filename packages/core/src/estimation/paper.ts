@@ -103,7 +103,7 @@ export async function estimatePaper(options: PaperEstimation): Promise<Estimate>
       .filter((block) => !passed.has(block));
     return {
       blocks: finished.map((block) =>
-        blockEffect(grid, block, screenTallies.get(block)!, 0, false, true),
+        blockEffect(grid, block, screenTallies.get(block)!, NOT_CALLED_SCREENED),
       ),
       complete: false,
     };
@@ -136,14 +136,11 @@ export async function estimatePaper(options: PaperEstimation): Promise<Estimate>
       const tally = estimateTallies.get(block) ?? screenTallies.get(block)!;
       const ate = tally.mean;
       const significant = passed.has(block) && Math.abs(ate) >= options.threshold;
-      return blockEffect(
-        grid,
-        block,
-        tally,
-        significant ? ate : 0,
+      return blockEffect(grid, block, tally, {
+        ate: significant ? ate : 0,
         significant,
-        !passed.has(block),
-      );
+        screened: !passed.has(block),
+      });
     });
   return { blocks: effects, complete: unfinished.size === 0 };
 }
@@ -155,14 +152,16 @@ export function outsideRoi(grid: BlockGrid, roi: Region): number[] {
   );
 }
 
+/** The decision for a block a screen settled at zero. */
+export const NOT_CALLED_SCREENED = { ate: 0, significant: false, screened: true } as const;
+
 export function blockEffect(
   grid: BlockGrid,
   block: number,
   tally: EffectTally,
-  ate: number,
-  significant: boolean,
-  screened = false,
+  decision: { readonly ate: number; readonly significant: boolean; readonly screened?: boolean },
 ): BlockEffect {
+  const { ate, significant, screened = false } = decision;
   const region = grid.block(block);
   const { low, high } = tally.interval();
   return {

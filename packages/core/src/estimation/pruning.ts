@@ -1,5 +1,5 @@
 import type { BlockGrid, Region } from '@pdcr/kernels';
-import type { Span } from '../receptive-field.ts';
+import type { RoiField } from '../roi-window.ts';
 import { scoreGroupReplacements, type GroupDrawOptions } from './group-draws.ts';
 
 /** Independent patch draws each group is tested with: all must leave the RoI untouched. */
@@ -107,7 +107,7 @@ function farthestFirst(grid: BlockGrid, roi: Region, blocks: readonly number[]):
 export async function pruneOutsideField(
   options: PruningOptions,
   candidates: readonly number[],
-  field: { readonly rows: Span; readonly columns: Span },
+  field: RoiField,
 ): Promise<PruningResult | null> {
   const { grid } = options;
   const reaches = (block: number) => {

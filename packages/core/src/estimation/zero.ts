@@ -41,7 +41,10 @@ export async function estimateZero(options: ZeroEstimation): Promise<Estimate> {
   const effects = blocks.slice(0, run).map((block) => {
     const tally = tallies.get(block)!;
     const significant = Math.abs(tally.mean) >= options.threshold;
-    return blockEffect(options.grid, block, tally, significant ? tally.mean : 0, significant);
+    return blockEffect(options.grid, block, tally, {
+      ate: significant ? tally.mean : 0,
+      significant,
+    });
   });
   return { blocks: effects, complete: run === blocks.length };
 }
