@@ -115,6 +115,16 @@ async function runToEnd(page: Page): Promise<ExplanationResult> {
   return JSON.parse(text) as ExplanationResult;
 }
 
+/** Presses Use the demo and waits until the demo is loaded and the options are back to its own. */
+async function backToDemo(page: Page): Promise<void> {
+  await page.click('#use-demo');
+  await page.waitForFunction(
+    () =>
+      document.body.dataset.state === 'ready' &&
+      document.getElementById('run-status')!.textContent!.startsWith('Demo ready'),
+  );
+}
+
 /** Coloured (map) pixels drawn on the map canvas. */
 function colouredPixels(page: Page): Promise<number> {
   return page.$eval('#map-canvas', (element) => {
@@ -413,8 +423,7 @@ describe('the page, built for production, in headless Chromium', () => {
     // stops yielding between batches: the cancel would wait for the whole run.
     // Fields an earlier run might have set: going back to the demo must reset them.
     await setOptions(page, { screen: '2', samples: '3', crop: SMALL.crop });
-    await page.click('#use-demo');
-    await page.waitForSelector('body[data-state="ready"]');
+    await backToDemo(page);
     expect(await colouredPixels(page)).toBe(0);
     await setOptions(page, { preset: 'paper', backend: 'wasm' });
     await page.click('#run');
@@ -491,7 +500,7 @@ describe('the page, built for production, in headless Chromium', () => {
     expect(whole.window).toBeUndefined();
     expect(whole.blocks).toEqual(result.blocks);
     expect(whole.forwardPasses).toBe(result.forwardPasses - 2);
-    await page.click('#use-demo');
+    await backToDemo(page);
     expect(
       await page.$eval('#opt-window', (element) => (element as HTMLInputElement).checked),
     ).toBe(true);
@@ -677,8 +686,7 @@ describe('the page, built for production, in headless Chromium', () => {
       expect(comparable(ranked).components).not.toEqual(comparable(fromImage).components);
       expect(errors).toEqual([]);
     } finally {
-      await page.click('#use-demo');
-      await page.waitForSelector('body[data-state="ready"]');
+      await backToDemo(page);
       await rm(folder, { recursive: true, force: true });
     }
   }, 400_000);
