@@ -115,6 +115,24 @@ async function runToEnd(page: Page): Promise<ExplanationResult> {
   return JSON.parse(text) as ExplanationResult;
 }
 
+/** Presses Rank components, waits for the run to end, checks it said nothing and filled the
+ * table, and reads the result.json offered for download. */
+async function rankOnPage(page: Page): Promise<ComponentAnalysisResult> {
+  await page.click('#run-components');
+  await page.waitForSelector('body[data-state="running"]');
+  await page.waitForSelector('body[data-state="done"], body[data-state="failed"]', {
+    timeout: 300_000,
+  });
+  expect(await page.$eval('#message', (element) => element.textContent)).toBe('');
+  expect(await page.$eval('#component-table', (element) => (element as HTMLElement).hidden)).toBe(
+    false,
+  );
+  const text = await page.$eval('#download-result-json', async (link) =>
+    (await fetch((link as HTMLAnchorElement).href)).text(),
+  );
+  return JSON.parse(text) as ComponentAnalysisResult;
+}
+
 /** Presses Use the demo and waits until the demo is loaded and the options are back to its own. */
 async function backToDemo(page: Page): Promise<void> {
   await page.click('#use-demo');
@@ -547,16 +565,9 @@ describe('the page, built for production, in headless Chromium', () => {
   it('ranks the components of the demo on wasm in a table, as pdcr components does', async (context) => {
     skipWithoutChromium(context);
     await setOptions(page, { ...COMPONENTS, backend: 'wasm' });
-    await page.click('#run-components');
-    // The table is emptied when the run starts and filled when it is done.
-    await page.waitForSelector(
-      'body[data-state="failed"], body[data-state="done"] #component-table:not([hidden])',
-      { timeout: 300_000 },
-    );
-    expect(await page.$eval('#message', (element) => element.textContent)).toBe('');
+    const result = await rankOnPage(page);
     const download = (id: string) =>
       page.$eval(`#${id}`, async (link) => (await fetch((link as HTMLAnchorElement).href)).text());
-    const result = JSON.parse(await download('download-result-json')) as ComponentAnalysisResult;
     expect(result.kind).toBe('components');
     expect(result.backend).toBe('wasm');
     expect(result.complete).toBe(true);
@@ -600,15 +611,7 @@ describe('the page, built for production, in headless Chromium', () => {
       // Resampled, with the page's own cap and round: as --samples and --round.
       const drawFields = { 'component-samples': '4', 'component-round': '2' };
       await setOptions(page, { intervention: 'resample', ...drawFields });
-      await page.click('#run-components');
-      await page.waitForSelector('body[data-state="running"]');
-      await page.waitForSelector('body[data-state="failed"], body[data-state="done"]', {
-        timeout: 300_000,
-      });
-      expect(await page.$eval('#message', (element) => element.textContent)).toBe('');
-      const resampled = JSON.parse(
-        await download('download-result-json'),
-      ) as ComponentAnalysisResult;
+      const resampled = await rankOnPage(page);
       expect(resampled.parameters).toMatchObject({ samples: 4, round: 2 });
       const drawFlags = ['--intervention', 'resample', '--samples', '4', '--round', '2'];
       const cliResampled = JSON.parse(
@@ -662,17 +665,7 @@ describe('the page, built for production, in headless Chromium', () => {
       expect(explained.parameters.patches).toBe(16);
 
       await setOptions(page, { ...COMPONENTS, backend: 'wasm' });
-      await page.click('#run-components');
-      await page.waitForSelector(
-        'body[data-state="failed"], body[data-state="done"] #component-table:not([hidden])',
-        { timeout: 300_000 },
-      );
-      expect(await page.$eval('#message', (element) => element.textContent)).toBe('');
-      const ranked = JSON.parse(
-        await page.$eval('#download-result-json', async (link) =>
-          (await fetch((link as HTMLAnchorElement).href)).text(),
-        ),
-      ) as ComponentAnalysisResult;
+      const ranked = await rankOnPage(page);
 
       // The same as pdcr components --natural-from the patches, and not the same as without.
       const out = path.join(folder, 'cli');
