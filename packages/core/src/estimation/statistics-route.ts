@@ -7,6 +7,7 @@ import {
   type InterventionSource,
 } from '@pdcr/kernels';
 import type { BatchEvaluator } from '../evaluator.ts';
+import { insideHull } from './convex-hull.ts';
 
 /** One replacement of a block beyond the receptive field by a patch. */
 export interface FarDraw {
@@ -150,7 +151,8 @@ export class StatisticsRoute {
     if (nearest[0]!.distance === 0) return score;
     if (nearest.some(({ index }) => this.scores[index] !== score)) return null;
     const hull = nearest.map(({ index }) => this.points[index]!);
-    return insideHull(point, hull, Math.sqrt(nearest[k - 1]!.distance)) ? score : null;
+    // Within a millionth of the neighbourhood's radius of the hull counts as inside it.
+    return insideHull(point, hull, 1e-6 * Math.sqrt(nearest[k - 1]!.distance)) ? score : null;
   }
 
   /**
@@ -199,54 +201,4 @@ function spreads(points: readonly number[][]): number[] {
     const variance = values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / values.length;
     return variance > 0 ? Math.sqrt(variance) : 1;
   });
-}
-
-/**
- * Whether `point` lies in the convex hull of `vertices`, by Frank-Wolfe steps towards it: a
- * direction that separates it from every vertex proves it outside; coming within a millionth of
- * `radius` proves it inside. Undecided after a bounded number of steps counts as outside, which
- * only costs a pass.
- */
-function insideHull(
-  point: readonly number[],
-  vertices: readonly number[][],
-  radius: number,
-): boolean {
-  const dimensions = point.length;
-  const tolerance = 1e-6 * radius;
-  const x = Float64Array.from(vertices[0]!);
-  const g = new Float64Array(dimensions);
-  for (let step = 0; step < 2000; step++) {
-    let squared = 0;
-    for (let d = 0; d < dimensions; d++) {
-      g[d] = x[d]! - point[d]!;
-      squared += g[d]! * g[d]!;
-    }
-    if (Math.sqrt(squared) <= tolerance) return true;
-    let best = -1;
-    let lowest = Infinity;
-    for (let i = 0; i < vertices.length; i++) {
-      const vertex = vertices[i]!;
-      let dot = 0;
-      for (let d = 0; d < dimensions; d++) dot += (vertex[d]! - point[d]!) * g[d]!;
-      if (dot < lowest) {
-        lowest = dot;
-        best = i;
-      }
-    }
-    // Every vertex on the far side of the plane through `point` normal to g: separated.
-    if (lowest > 0) return false;
-    const s = vertices[best]!;
-    let along = 0;
-    let length = 0;
-    for (let d = 0; d < dimensions; d++) {
-      along += g[d]! * (x[d]! - s[d]!);
-      length += (x[d]! - s[d]!) ** 2;
-    }
-    if (length === 0) return false;
-    const t = Math.min(1, Math.max(0, along / length));
-    if (t === 0) return false;
-    for (let d = 0; d < dimensions; d++) x[d] = x[d]! + t * (s[d]! - x[d]!);
-  }
-  return false;
 }
