@@ -141,6 +141,10 @@ export function addEvaluateCommand(
     )
     .option('--binarize <t>', 'threshold of the activated output', parseNumber, 0.5)
     .option('--batch <n>', 'most images per model run', parseWholeNumber(1))
+    .option(
+      '--no-window',
+      "run whole images, not the window that holds the RoI's receptive field (same curves, slower)",
+    )
     .option('--quiet', 'no progress bar')
     .option('--verbose', 'log what is chosen and why')
     .action(async (options) => {

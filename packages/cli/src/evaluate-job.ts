@@ -71,6 +71,8 @@ export interface EvaluateJob {
   readonly classIndex?: number;
   readonly binarize: number;
   readonly batch?: number;
+  /** False: run whole images rather than the RoI's window. */
+  readonly window?: boolean;
   readonly quiet: boolean;
   readonly logger: Logger;
   readonly signal?: AbortSignal;
@@ -315,6 +317,7 @@ export async function runEvaluateJob(
         draws: job.draws,
         ...(job.riseMasks !== undefined ? { riseMasks: job.riseMasks } : {}),
         seed: job.seed,
+        ...(job.window === false ? { window: false } : {}),
         onProgress: (update) =>
           progress.update(
             { ...update, phase: `${label}${update.phase}` },

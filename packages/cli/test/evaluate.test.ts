@@ -219,6 +219,47 @@ describe('pdcr evaluate', () => {
     });
   });
 
+  it("runs the nuclei U-Net on the RoI's window, to the curves --no-window gives", async () => {
+    const data = (relative: string) =>
+      fileURLToPath(new URL(`../../../data/${relative}`, import.meta.url));
+    const run = async (name: string, extra: string[]) => {
+      const out = path.join(folder, name);
+      const result = await pdcr([
+        'evaluate',
+        ...['--model', data('nuclei-unet/unet2d-nuclei-broad.onnx')],
+        ...['--image', data('dsb2018/img2d.tif'), '--mask', data('dsb2018/mask2d.tif')],
+        ...['--crop', '256,0,256,256', '--size', 'image', '--roi', '144,112,32,32'],
+        ...['--normalize', 'zscore', '--activation', 'sigmoid', '--block', '32'],
+        ...['--methods', 'zero,random', '--removal', 'mean', '--out', out, '--quiet', ...extra],
+      ]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      return JSON.parse(await readFile(path.join(out, 'result.json'), 'utf8'));
+    };
+    const windowed = await run('window-evaluation', []);
+    const whole = await run('whole-evaluation', ['--no-window']);
+    expect(windowed.images[0].window).toEqual({ top: 88, left: 56, height: 144, width: 144 });
+    expect(whole.images[0].window).toBeUndefined();
+    type Method = { method: string; forwardPasses: number; seconds: number };
+    const curves = (result: typeof whole) =>
+      result.images[0].methods.map(
+        ({ seconds: _, forwardPasses: __, ...method }: Method) => method,
+      );
+    expect(curves(windowed)).toEqual(curves(whole));
+    expect(windowed.images[0].methods[0].deletion.scores.length).toBe(
+      windowed.images[0].rankedBlocks + 1,
+    );
+    expect(windowed.images[0].baseScore).toBe(whole.images[0].baseScore);
+    // The whole image's output on the RoI and the window's, checked equal before any batch: by
+    // the curves, and by the zero map, which explain runs on a window of its own.
+    const passes = (result: typeof whole) =>
+      result.images[0].methods.map(({ forwardPasses }: Method) => forwardPasses);
+    const [zeroMap, randomMap] = passes(whole);
+    expect(passes(windowed)).toEqual([zeroMap + 2, randomMap]);
+    expect(windowed.images[0].basePasses).toBe(whole.images[0].basePasses + 2);
+    expect(windowed.forwardPasses).toBe(whole.forwardPasses + 4);
+  });
+
   it("evaluates a list in the paper's format, with intervals over its images", async () => {
     const out = path.join(folder, 'list-out');
     const run = await pdcr([

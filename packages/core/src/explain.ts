@@ -1,11 +1,8 @@
 import {
   BlockGrid,
   channelStatistics,
-  CpuIntervention,
-  GpuIntervention,
   InterventionPlan,
   NO_TARGET,
-  activatedValue,
   type Activation,
   type InterventionSource,
   type OutcomeMetric,
@@ -15,7 +12,7 @@ import {
   type Preprocessing,
   type Region,
 } from '@pdcr/kernels';
-import { ImageError, ModelOutputError, PatchBankError, PdcrError, RegionError } from './errors.ts';
+import { ImageError, PatchBankError, PdcrError, RegionError } from './errors.ts';
 import type { BatchEvaluator } from './evaluator.ts';
 import { CpuEvaluator, GpuEvaluator } from './evaluators.ts';
 import { cropPlane } from './image-adaptation.ts';
@@ -32,7 +29,8 @@ import { estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
 import { StatisticsRoute } from './estimation/statistics-route.ts';
 import { patchStrata, zeroPatchBank } from './patch-banks.ts';
 import { SeededRandom } from './random.ts';
-import { openRoiWindow, roiField, roiWindow, withinWindow } from './roi-window.ts';
+import { roiField, withinWindow } from './roi-window.ts';
+import { baseActivatedRoi, openRunWindow } from './untouched.ts';
 import { RESULT_VERSION, type BlockEffect, type ExplanationResult } from './result.ts';
 
 export type Preset = 'fast' | 'paper' | 'zero';
@@ -150,36 +148,33 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
   };
   // Seconds of the model's runs on the untouched image, outside the evaluators' batches.
   const untouchedRuns = { seconds: 0 };
-  const window = options.window === false ? null : roiWindow(model.receptiveField, roi, image);
-  const baseOutput =
-    options.mask && preset !== 'fast' && !window
-      ? null
-      : await baseActivatedRoi(options, source, untouchedRuns);
+  // Where the graph shows a finite receptive field, the batches run on the window of the image
+  // that holds the RoI's, once the untouched image's output on the RoI is the same on it.
+  const {
+    wholeOutput: baseOutput,
+    opened,
+    passes: untouchedPasses,
+  } = await openRunWindow({
+    model,
+    roi,
+    reading: options.outcome,
+    source,
+    window: options.window !== false,
+    needsWholeOutput: !options.mask || preset === 'fast',
+    timing: untouchedRuns,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   const reference = options.mask
     ? cropPlane(options.mask, roi)
     : baseOutput!.map((value) => (value > options.outcome.binarize ? 1 : 0));
-  // Where the graph shows a finite receptive field, the batches run on the window of the image
-  // that holds the RoI's, once the untouched image's output on the RoI is the same on it.
-  const { opened, passes: windowPasses } = window
-    ? await openRoiWindow(
-        model,
-        window,
-        roi,
-        baseOutput!,
-        (candidate, within) =>
-          baseActivatedRoi({ ...options, model: candidate, roi: within }, source, untouchedRuns),
-        options.logger,
-      )
-    : { opened: null, passes: 0 };
   const run = opened?.model ?? model;
-  const runOptions = opened
-    ? { ...options, model: run, roi: withinWindow(roi, opened.window) }
-    : options;
+  // The RoI where the batches see it: in the window's coordinates when they run on it.
+  const runRoi = opened ? withinWindow(roi, opened.window) : roi;
   const spec: OutcomeSpec = {
     classes: run.output.channels,
     height: run.output.height,
     width: run.output.width,
-    roi: runOptions.roi,
+    roi: runRoi,
     classIndex: options.outcome.classIndex,
     activation: options.outcome.activation,
     metric: options.outcome.metric,
@@ -215,7 +210,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
         ...spec,
         metric: 'maxAbsDifference',
         reference: routeStatistics
-          ? await baseActivatedRoi(runOptions, pruningSource, untouchedRuns)
+          ? await baseActivatedRoi(run, runRoi, options.outcome, pruningSource, untouchedRuns)
           : baseOutput!,
       });
     }
@@ -300,9 +295,8 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       forwardPasses:
         evaluator.forwardPasses +
         (pruningEvaluator?.forwardPasses ?? 0) +
-        (baseOutput ? 1 : 0) +
-        (routeStatistics ? 1 : 0) +
-        windowPasses,
+        untouchedPasses +
+        (routeStatistics ? 1 : 0),
       modelSeconds:
         evaluator.modelSeconds + (pruningEvaluator?.modelSeconds ?? 0) + untouchedRuns.seconds,
       seconds: (performance.now() - started) / 1000,
@@ -415,75 +409,6 @@ export function validateInputs(options: ExplainOptions): void {
         `are ${patchBank.height}x${patchBank.width} but blocks are ${block.height}x${block.width}; use patches of the block size`,
       );
     }
-  }
-}
-
-/**
- * The model's activated output on the untouched image, inside the RoI: binarised, the reference
- * when no ground truth is given; as it is, what exact-zero pruning compares against. One pass,
- * written and run as the batches will be (on WebGPU by the intervention kernel): the kernel and
- * the CPU reference may normalise differently in the last bit, and pruning asks for equality.
- */
-export async function baseActivatedRoi(
-  options: ExplainOptions,
-  source: InterventionSource,
-  timing?: { seconds: number },
-): Promise<Float32Array> {
-  const { model, roi, outcome } = options;
-  const output = await untouchedOutput(model, source, timing);
-  const spec = {
-    classes: model.output.channels,
-    height: model.output.height,
-    width: model.output.width,
-    classIndex: outcome.classIndex,
-    activation: outcome.activation,
-  } as OutcomeSpec;
-  const values = new Float32Array(roi.height * roi.width);
-  for (let r = 0; r < roi.height; r++) {
-    for (let q = 0; q < roi.width; q++) {
-      const value = activatedValue(spec, output, 0, roi.top + r, roi.left + q);
-      if (!Number.isFinite(value)) {
-        throw new ModelOutputError(
-          model.name,
-          'produced NaN or infinite values inside the RoI of the untouched image',
-        );
-      }
-      values[r * roi.width + q] = value;
-    }
-  }
-  return values;
-}
-
-/** The model's raw output on the untouched image, by the path its batches take. */
-async function untouchedOutput(
-  model: ModelRunner,
-  source: InterventionSource,
-  timing?: { seconds: number },
-): Promise<Float32Array> {
-  const plan = new InterventionPlan(1, source.grid.blockCount);
-  const device = await model.gpuDevice();
-  const timed = async <T>(work: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
-    const result = await work();
-    if (timing) timing.seconds += (performance.now() - started) / 1000;
-    return result;
-  };
-  if (!device) {
-    const batch = new Float32Array(model.inputSize);
-    new CpuIntervention(source).run(plan, batch, model.inputWindow);
-    return timed(() => model.run(batch, 1));
-  }
-  const intervention = new GpuIntervention(device, source, { maxBatchSize: 1 });
-  try {
-    intervention.run(plan, await model.gpuInput(1));
-    const output = await timed(() => model.runOnGpu(1));
-    try {
-      return await output.read();
-    } finally {
-      output.release();
-    }
-  } finally {
-    intervention.destroy();
   }
 }
 

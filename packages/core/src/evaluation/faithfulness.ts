@@ -9,7 +9,6 @@ import {
 import { RegionError } from '../errors.ts';
 import type { BatchEvaluator } from '../evaluator.ts';
 import {
-  baseActivatedRoi,
   createEvaluator,
   validateInputs,
   type ExplainOptions,
@@ -19,6 +18,8 @@ import { outsideRoi } from '../estimation/paper.ts';
 import { cropPlane } from '../image-adaptation.ts';
 import type { Logger } from '../logger.ts';
 import type { ModelRunner } from '../model-runner.ts';
+import { withinWindow } from '../roi-window.ts';
+import { openRunWindow } from '../untouched.ts';
 import { curvePasses, rankingCurves, type Curve, type CurveKind } from './curves.ts';
 import { FaithfulnessError } from './errors.ts';
 import {
@@ -68,6 +69,11 @@ export interface FaithfulnessImageOptions {
   /** Draws of natural patches each curve averages over (removal by `patch` only). */
   readonly draws?: number;
   readonly riseMasks?: number;
+  /**
+   * False: run whole images. By default, where the graph shows a finite receptive field, every
+   * batch (maps and curves) runs on the window of the image that holds the RoI's.
+   */
+  readonly window?: boolean;
   readonly seed: number;
   readonly onProgress?: (progress: FaithfulnessProgress) => void;
   readonly signal?: AbortSignal;
@@ -89,14 +95,17 @@ export interface MethodEvaluation {
 export interface ImageEvaluation {
   readonly image: { readonly path?: string; readonly height: number; readonly width: number };
   readonly roi: Region;
+  /** The window of the image every batch ran on, where not the whole image. */
+  readonly window?: Region;
   readonly baseScore: number;
   /** Blocks outside the RoI: the steps of each curve (each curve holds one more point). */
   readonly rankedBlocks: number;
   /** Forward passes each method's curves took. */
   readonly curvePasses: number;
   /**
-   * Forward passes of the image itself, shared by every method: its base score, and without a
-   * mask the model's prediction that stands in for the ground truth.
+   * Forward passes of the image itself, shared by every method: its base score; without a mask
+   * the model's prediction that stands in for the ground truth; on a window, the whole image's
+   * output on the RoI and the window's, which must be the same.
    */
   readonly basePasses: number;
   /**
@@ -162,28 +171,30 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
   };
   const curveFill =
     removal === 'patch' ? removalFill('patch', image, grid, banks?.curves) : fills[removal];
+  const { wholeOutput, opened, passes } = await openRunWindow({
+    model,
+    roi,
+    reading: options.outcome,
+    source: { image, patchBank: curveFill.patchBank, grid, preprocessing: options.preprocessing },
+    window: options.window !== false,
+    needsWholeOutput: !options.mask,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   const reference = options.mask
     ? cropPlane(options.mask, roi)
-    : (
-        await baseActivatedRoi(
-          { ...explainOptions, preset: 'zero' },
-          {
-            image,
-            patchBank: curveFill.patchBank,
-            grid,
-            preprocessing: options.preprocessing,
-          },
-        )
-      ).map((value) => (value > options.outcome.binarize ? 1 : 0));
+    : wholeOutput!.map((value) => (value > options.outcome.binarize ? 1 : 0));
+  // The maps of `pdcr` and `paper` open their own window, as `explain` does.
+  if (options.window === false) explainOptions = { ...explainOptions, window: false };
+  const run = opened?.model ?? model;
   const evaluatorFor = (fill: RemovalFill): Promise<BatchEvaluator> =>
     createEvaluator(
-      model,
+      run,
       { image, patchBank: fill.patchBank, grid, preprocessing: options.preprocessing },
       {
-        classes: model.output.channels,
-        height: model.output.height,
-        width: model.output.width,
-        roi,
+        classes: run.output.channels,
+        height: run.output.height,
+        width: run.output.width,
+        roi: opened ? withinWindow(roi, opened.window) : roi,
         classIndex: options.outcome.classIndex,
         activation: options.outcome.activation,
         metric: options.outcome.metric,
@@ -193,9 +204,16 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
       },
     );
 
-  const basePasses = options.mask ? 1 : 2;
+  // The untouched image's runs, and its base score.
+  const basePasses = passes + 1;
   let forwardPasses = basePasses;
-  const curveEvaluator = await evaluatorFor(curveFill);
+  let curveEvaluator: BatchEvaluator;
+  try {
+    curveEvaluator = await evaluatorFor(curveFill);
+  } catch (error) {
+    await opened?.model.release();
+    throw error;
+  }
   try {
     const base = await curveEvaluator.evaluate(
       new InterventionPlan(1, grid.blockCount),
@@ -259,6 +277,7 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
     return {
       image: { height: image.height, width: image.width },
       roi: { ...roi },
+      ...(opened ? { window: { ...opened.window } } : {}),
       baseScore,
       rankedBlocks: candidates.length,
       curvePasses: perMethodCurvePasses,
@@ -269,6 +288,7 @@ export async function evaluateImage(options: FaithfulnessImageOptions): Promise<
     };
   } finally {
     await curveEvaluator.dispose();
+    await opened?.model.release();
   }
 }
 
