@@ -192,7 +192,8 @@ export class ModelRunner {
    * field the window holds: its output is the window's alone. On the CPU it takes the window
    * itself (`inputWindow`), which the caller writes; on WebGPU, where the intervention kernel
    * writes whole images into the input buffer, a Slice in front of the graph cuts the window
-   * (`cropImageInput`). A second session on the same backend, released apart.
+   * (`cropImageInput`). A second session on the same backend, released apart. A model that does
+   * not give a map of the window's size fails its first run with a `ModelError`.
    */
   async windowed(window: Region, maxBatchSize = this.maxBatchSize): Promise<ModelRunner> {
     const onGpu = this.backend === 'webgpu';
@@ -200,7 +201,7 @@ export class ModelRunner {
     const relaxed = relaxModelShapes(graph, this.name, { relaxBatch: true, relaxSpatial: true });
     const session = await createSession(this.ort, relaxed, this.backend, this.name);
     const size = { height: window.height, width: window.width };
-    const runner = new ModelRunner(
+    return new ModelRunner(
       this.name,
       this.backend,
       this.info,
@@ -217,27 +218,29 @@ export class ModelRunner {
       session,
       onGpu ? undefined : { ...window },
     );
-    let probe: Float32Array;
-    try {
-      probe = await runner.run(new Float32Array(runner.inputSize), 1);
-    } catch (error) {
-      await runner.release();
-      throw error;
-    }
-    if (probe.length !== this.output.channels * window.height * window.width) {
-      await runner.release();
-      throw new ModelError(
-        this.name,
-        `gives ${probe.length} values for a ${window.height}x${window.width} window, ` +
-          'not a map of its size',
-      );
-    }
-    return runner;
   }
 
   /** Elements of one image as the model takes it. */
   get inputSize(): number {
     return this.input.channels * this.input.height * this.input.width;
+  }
+
+  /** Elements of one image's output. */
+  get outputSize(): number {
+    return this.output.channels * this.output.height * this.output.width;
+  }
+
+  /**
+   * Refuses an output that is not one map of the runner's output size per image: a model opened
+   * on a window it does not keep the size of, say.
+   */
+  private checkOutput(length: number, batchSize: number): void {
+    if (length === batchSize * this.outputSize) return;
+    const { channels, height, width } = this.output;
+    throw new ModelError(
+      this.name,
+      `gives ${length} values for ${batchSize} image(s), not ${channels}x${height}x${width} each`,
+    );
   }
 
   /** Runs `batchSize` images (B x C x H x W floats) and returns the output (B x K x H x W). */
@@ -251,6 +254,7 @@ export class ModelRunner {
       batchSize,
       this.name,
     );
+    this.checkOutput(data.length, batchSize);
     await nextTask();
     return data;
   }
@@ -294,6 +298,12 @@ export class ModelRunner {
     const tensor = results[this.signature.output.name]!;
     for (const [outputName, other] of Object.entries(results))
       if (outputName !== this.signature.output.name) other.dispose();
+    try {
+      this.checkOutput(tensor.size, batchSize);
+    } catch (error) {
+      tensor.dispose();
+      throw error;
+    }
     return {
       buffer: tensor.gpuBuffer as GPUBuffer,
       read: async () => (await tensor.getData()) as Float32Array,

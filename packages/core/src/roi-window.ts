@@ -70,18 +70,28 @@ export async function openRoiWindow(
   logger?: Logger,
 ): Promise<{ readonly opened: RoiWindow | null; readonly passes: number }> {
   const where = `${window.top},${window.left},${window.height},${window.width}`;
-  let windowed: ModelRunner;
-  try {
-    windowed = await model.windowed(window);
-  } catch (error) {
+  const refused = (error: unknown) => {
     if (!(error instanceof ModelError)) throw error;
     logger?.warn(
       `${model.name}: does not run on the RoI's window ${where} (${error.message}); ` +
         'running whole images',
     );
+  };
+  let windowed: ModelRunner;
+  try {
+    windowed = await model.windowed(window);
+  } catch (error) {
+    refused(error);
     return { opened: null, passes: 0 };
   }
-  const output = await outputs(windowed, withinWindow(roi, window));
+  let output: Float32Array;
+  try {
+    output = await outputs(windowed, withinWindow(roi, window));
+  } catch (error) {
+    await windowed.release();
+    refused(error);
+    return { opened: null, passes: 1 };
+  }
   if (!output.every((value, i) => Object.is(value, wholeOutput[i]))) {
     await windowed.release();
     logger?.warn(

@@ -9,7 +9,9 @@ import {
   type ExplanationResult,
 } from '../src/index.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
-import { roiWindow } from '../src/roi-window.ts';
+import { openRoiWindow, roiWindow, withinWindow } from '../src/roi-window.ts';
+import { baseActivatedRoi } from '../src/untouched.ts';
+import { BlockGrid } from '@pdcr/kernels';
 import { dsbCrop, nucleiModelBytes } from './fixtures.ts';
 import { GraphBuilder } from './onnx-builder.ts';
 import { int, LOCAL_MODELS as MODELS, poolResizeSkip, randomScene, SIZE } from './local-models.ts';
@@ -259,6 +261,61 @@ describe("the model run on the RoI's window", () => {
       expect(windowed.baseScore).toBe(whole.baseScore);
       expect(windowed.statisticsRoute).toEqual(whole.statisticsRoute);
       expect(windowed.forwardPasses).toBe(whole.forwardPasses + 1);
+    } finally {
+      await model.release();
+    }
+  });
+
+  it("keeps the window only where the model's output on the RoI is the whole image's", async () => {
+    const roi = { top: 21, left: 13, height: 6, width: 5 };
+    const random = new SeededRandom(11);
+    const image = {
+      channels: 1,
+      height: SIZE,
+      width: SIZE,
+      data: Float32Array.from({ length: SIZE * SIZE }, () => random.integer(1000) / 999),
+    };
+    const source = {
+      image,
+      patchBank: { count: 1, channels: 1, height: 8, width: 8, data: new Float32Array(64) },
+      grid: new BlockGrid(SIZE, SIZE, 8, 8),
+      preprocessing: { kind: 'none' },
+    } as const;
+    const reading = { classIndex: 0, activation: 'none' } as const;
+    const warnings: string[] = [];
+    const logger = new Logger('warn', (_, message) => warnings.push(message));
+    const open = async (model: ModelRunner, change = 0) => {
+      const window = roiWindow(model.receptiveField, roi, image)!;
+      const whole = await baseActivatedRoi(model, roi, reading, source);
+      whole[0] = whole[0]! + change;
+      const result = await openRoiWindow(
+        model,
+        window,
+        roi,
+        whole,
+        (candidate, within) => baseActivatedRoi(candidate, within, reading, source),
+        logger,
+      );
+      await result.opened?.model.release();
+      return result;
+    };
+
+    const name = 'conv, pool, dilated conv, nearest resize, skip';
+    const model = await load(MODELS[name]!(), name);
+    try {
+      const kept = await open(model);
+      expect(kept.opened?.window).toEqual(roiWindow(model.receptiveField, roi, image));
+      expect(kept.passes).toBe(1);
+      expect(warnings).toEqual([]);
+      // One value of the whole image's output off by a millionth: the window is not kept.
+      const differing = await open(model, 1e-6);
+      expect(differing).toEqual({ opened: null, passes: 1 });
+      expect(warnings.pop()).toMatch(/^conv, pool.*: its output on the RoI differs between/);
+      expect(withinWindow(roi, { top: 4, left: 2, height: 30, width: 30 })).toEqual({
+        ...roi,
+        top: 17,
+        left: 11,
+      });
     } finally {
       await model.release();
     }

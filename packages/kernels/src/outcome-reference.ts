@@ -89,36 +89,44 @@ export function activatedValue(
   }
 }
 
-/** Whether the raw values the activation reads at (y, x) are all finite. */
-function rawFinite(
-  spec: OutcomeSpec,
-  modelOutput: Float32Array,
-  sample: number,
-  y: number,
-  x: number,
-): boolean {
-  const planeSize = spec.height * spec.width;
-  const pixel = y * spec.width + x;
-  const channels =
-    spec.activation === 'softmax' ? [...Array(spec.classes).keys()] : [spec.classIndex];
-  return channels.every((k) =>
-    Number.isFinite(modelOutput[(sample * spec.classes + k) * planeSize + pixel]!),
-  );
-}
-
-/** One sample's score on the RoI as `OutcomeMetric` defines it; NaN where a value is not finite. */
+/**
+ * One sample's score on the RoI as `OutcomeMetric` defines it; NaN where a value the activation
+ * reads is not finite. The activation is `activatedValue`'s, computed in the loop.
+ */
 export function scoreSample(spec: OutcomeSpec, modelOutput: Float32Array, sample: number): number {
-  const { roi, reference, metric, threshold } = spec;
+  const { roi, reference, metric, threshold, classes, classIndex, activation } = spec;
+  const planeSize = spec.height * spec.width;
+  const first = sample * classes * planeSize;
+  const scored = first + classIndex * planeSize;
+  const binary = metric === 'hardDice' || metric === 'iou';
   let overlap = 0;
   let predicted = 0;
   let expected = 0;
   let largest = 0;
   for (let r = 0; r < roi.height; r++) {
+    const row = (roi.top + r) * spec.width + roi.left;
     for (let q = 0; q < roi.width; q++) {
-      if (!rawFinite(spec, modelOutput, sample, roi.top + r, roi.left + q)) return NaN;
-      const value = activatedValue(spec, modelOutput, sample, roi.top + r, roi.left + q);
+      const pixel = row + q;
+      const raw = modelOutput[scored + pixel]!;
+      let value: number;
+      if (activation === 'softmax') {
+        let top = raw;
+        for (let k = 0; k < classes; k++) {
+          const other = modelOutput[first + k * planeSize + pixel]!;
+          if (!Number.isFinite(other)) return NaN;
+          top = Math.max(top, other);
+        }
+        let total = 0;
+        for (let k = 0; k < classes; k++) {
+          total += Math.exp(modelOutput[first + k * planeSize + pixel]! - top);
+        }
+        value = Math.exp(raw - top) / total;
+      } else {
+        if (!Number.isFinite(raw)) return NaN;
+        value = activation === 'sigmoid' ? 1 / (1 + Math.exp(-raw)) : raw;
+      }
       const truth = reference[r * roi.width + q]!;
-      if (metric === 'hardDice' || metric === 'iou') {
+      if (binary) {
         const inPrediction = value > threshold ? 1 : 0;
         const inTruth = truth > 0.5 ? 1 : 0;
         overlap += inPrediction * inTruth;
