@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { Logger, PdcrError } from '@pdcr/core';
+import { FAST_DEFAULTS, Logger, PAPER_DEFAULTS, PdcrError } from '@pdcr/core';
 import { KernelInputError } from '@pdcr/kernels';
 import { runDemo } from './demo.ts';
 import { addEvaluateCommand } from './evaluate-command.ts';
@@ -83,7 +83,7 @@ program
   )
   .option(
     '--samples <n>',
-    'estimation draws per block (paper: 50; fast: the most, 32)',
+    `estimation draws per block (paper: ${PAPER_DEFAULTS.samples}; fast: ${FAST_DEFAULTS.maxDraws}, and up to ${FAST_DEFAULTS.extraDrawFactor}x as many more for a block that more draws could settle)`,
     parseWholeNumber(1),
   )
   .option('--screen <n>', 'screening draws per block (paper: 3)', parseWholeNumber(1))

@@ -7,9 +7,10 @@
 // takes: `--reference-minutes M` spends up to M minutes extending references before the table.
 // `--only KEY` runs one configuration, `--preset NAME` one preset, `--reference-only` none;
 // `--reference-rounds N` stops every reference at N rounds; `--check-window` only checks the
-// reference's window (below) against whole-image runs.
+// reference's window (below) against whole-image runs; `--save DIR` keeps each preset's result.
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   BlockGrid,
@@ -414,6 +415,11 @@ const checkOnly = process.argv.includes('--check-window');
 // `--reference-rounds N`: extend no reference past N rounds (to recompute a few and compare).
 const roundsFlag = process.argv.indexOf('--reference-rounds');
 const roundLimit = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : Infinity;
+// `--save DIR`: write each preset's result.json there, as `KEY-PRESET.json`, to look into the
+// blocks behind the table's figures.
+const saveFlag = process.argv.indexOf('--save');
+const saveDirectory = saveFlag > 0 ? process.argv[saveFlag + 1] : undefined;
+if (saveFlag > 0 && !saveDirectory) throw new Error('--save takes a folder');
 if (!(roundLimit >= 0) || !(referenceMinutes >= 0)) {
   throw new Error('--reference-rounds and --reference-minutes take a number of at least 0');
 }
@@ -437,6 +443,13 @@ for (const config of CONFIGS.filter((candidate) => !only || candidate.key === on
   const drawn = state.rounds * REFERENCE_ROUND;
   for (const preset of presets) {
     const result = await runPreset(scene, preset);
+    if (saveDirectory) {
+      await mkdir(saveDirectory, { recursive: true });
+      await writeFile(
+        path.join(saveDirectory, `${config.key}-${preset}.json`),
+        `${JSON.stringify(result)}\n`,
+      );
+    }
     const ates = result.blocks.map((block) => block.ate);
     const agree =
       result.blocks.filter((block, i) => block.significant === referenceCalls[i]).length /

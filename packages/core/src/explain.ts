@@ -72,7 +72,10 @@ export interface ExplainOptions {
    */
   readonly window?: boolean;
   readonly preset: Preset;
-  /** paper: estimation draws per block; fast: the most draws a block gets. */
+  /**
+   * paper: estimation draws per block; fast: the draws after which a block stops unless more
+   * could settle it as an effect (up to `FAST_DEFAULTS.extraDrawFactor` times as many again).
+   */
   readonly samples?: number;
   readonly screen?: number;
   readonly threshold?: number;
@@ -252,6 +255,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
               round,
               ...(strataCount > 1 ? { patchStrata: patchStrata(patchBank, strataCount) } : {}),
               maxDraws: samples,
+              extraDraws: FAST_DEFAULTS.extraDrawFactor * samples,
               falseDiscoveryRate: options.falseDiscoveryRate ?? FAST_DEFAULTS.falseDiscoveryRate,
               groupSide: options.groupSide ?? FAST_DEFAULTS.groupSide,
               screenDraws: options.screenDraws ?? FAST_DEFAULTS.screenDraws,
@@ -282,6 +286,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       },
       parameters: {
         samples: preset === 'zero' ? 1 : samples,
+        ...(preset === 'fast' ? { extraDraws: FAST_DEFAULTS.extraDrawFactor * samples } : {}),
         screen: preset === 'paper' ? screen : 0,
         threshold,
         preprocessing:

@@ -61,7 +61,13 @@ export interface ExplanationResult {
     readonly binarize: number;
   };
   readonly parameters: {
+    /** paper: draws per block past its screen; fast: draws after which a block stops. */
     readonly samples: number;
+    /**
+     * fast: the most draws a block may take past `samples`, where they could settle it as an
+     * effect (`FAST_DEFAULTS.extraDrawFactor`); its `n` can then be above `samples`.
+     */
+    readonly extraDraws?: number;
     readonly screen: number;
     readonly threshold: number;
     readonly preprocessing: string;

@@ -29,6 +29,20 @@ export interface SequentialSampling {
    */
   readonly strata?: readonly (readonly number[])[];
   readonly maxDraws: number;
+  /**
+   * Draws a unit may take past `maxDraws`, in whole rounds. A unit that reaches `maxDraws`
+   * unsettled goes on, a round at a time, while its interval would settle beyond the dead zone
+   * by `maxDraws + extraDraws` if its mean and spread held; one that could not stops, so that
+   * effects near the threshold, which no affordable sample settles, cost nothing more. Absent: 0.
+   */
+  readonly extraDraws?: number;
+  /**
+   * Units whose draws mostly cost no pass (blocks scored through the statistics route): their
+   * extra draws go on while their mean lies beyond the dead zone. The projection is left out for
+   * them: it takes the spread of the first draws as it is, and the few distinct Dice changes of
+   * such a block often make that spread larger than its later draws show.
+   */
+  readonly inexpensive?: ReadonlySet<number>;
   readonly falseDiscoveryRate: number;
   /** The generator of the draws, used for nothing else. */
   readonly random: SeededRandom;
@@ -78,6 +92,23 @@ function settle(tally: EffectTally, threshold: number, level: number): Settled {
 }
 
 /**
+ * Whether `tally`'s interval at `level` would lie beyond the dead zone [-t, t] after `draws` draws
+ * in all, were its mean and spread to stay as they are: its half-width shrinks as the square root
+ * of the draws.
+ */
+function couldSettleAsEffect(
+  tally: EffectTally,
+  threshold: number,
+  level: number,
+  draws: number,
+): boolean {
+  if (tally.degreesOfFreedom < 1 || tally.count >= draws) return false;
+  const degrees = tally.degreesOfFreedom + draws - tally.count;
+  const standardError = tally.standardError * Math.sqrt(tally.count / draws);
+  return Math.abs(tally.mean) - tQuantile(1 - (1 - level) / 2, degrees) * standardError > threshold;
+}
+
+/**
  * p-value of "|ATE| <= t" against "|ATE| > t": the chance, at the least favourable null (ATE at
  * t or at -t), of a mean at least as far beyond the dead zone as the one seen, on either side.
  * It takes no account of the sequential stopping, which makes it somewhat optimistic.
@@ -107,23 +138,31 @@ export function benjaminiHochberg(pValues: readonly number[], q: number): Set<nu
 
 /**
  * Sequential sampling in rounds with the same draws for every unit. A unit stops when its
- * interval (at the FDR level, Bonferroni-split over the rounds it may look at) settles outside
- * the dead zone [-t, t] or inside it, or at `maxDraws`. Units are called significant by
+ * interval (at the FDR level, Bonferroni-split over the rounds up to `maxDraws`) settles outside
+ * the dead zone [-t, t] or inside it, or at `maxDraws` unless `extraDraws` could settle it as an
+ * effect. Units are called significant by
  * Benjamini-Hochberg over the one-sided tests of |ATE| > t, which keeps the expected share of
  * false calls at `falseDiscoveryRate`. The `fast` preset samples blocks with it, the component
  * analysis components.
  */
 export async function sampleSequentially(options: SequentialSampling): Promise<SequentialOutcome> {
   const { units, threshold, round, maxDraws } = options;
-  const looks = Math.ceil(maxDraws / round);
-  const level = 1 - options.falseDiscoveryRate / looks;
-  if (!Number.isInteger(maxDraws / round)) {
-    // Whole rounds only: a last round cut short would break the same draws for every unit.
-    throw new PdcrError(
-      'samples',
-      `${maxDraws} is not a whole number of rounds of ${round} draws; give a multiple of ${round}`,
-    );
+  const extraDraws = options.extraDraws ?? 0;
+  for (const draws of [maxDraws, extraDraws]) {
+    if (!Number.isInteger(draws / round) || draws < 0) {
+      // Whole rounds only: a last round cut short would break the same draws for every unit.
+      throw new PdcrError(
+        'samples',
+        `${draws} is not a whole number of rounds of ${round} draws; give a multiple of ${round}`,
+      );
+    }
   }
+  // Bonferroni over the looks up to `maxDraws`. The extra draws' looks are left out of the split:
+  // they go only to units that would otherwise stop unsettled, so they can end such a unit
+  // sooner but never stop one that the looks before would have gone on with.
+  const looks = maxDraws / round;
+  const level = 1 - options.falseDiscoveryRate / looks;
+  const extendedLooks = (maxDraws + extraDraws) / round;
   const strata = options.strata ?? [Array.from({ length: options.poolSize }, (_, i) => i)];
   if (round % strata.length !== 0) {
     throw new RangeError(`a round of ${round} draws cannot be split over ${strata.length} strata`);
@@ -142,7 +181,10 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
       const members = strata[stratum]!;
       return members[options.random.integer(members.length)]!;
     });
-    const roundsLeft = active.reduce((sum, unit) => sum + looks - rounds.get(unit)!, 0);
+    const roundsLeft = active.reduce(
+      (sum, unit) => sum + (rounds.get(unit)! < looks ? looks : extendedLooks) - rounds.get(unit)!,
+      0,
+    );
     options.onPlan?.(roundsLeft * round);
     if (!(await options.runRound(active, draws, tallies, drawStrata))) {
       complete = false;
@@ -162,10 +204,15 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
         settled.set(unit, settle(tally, threshold, level));
       }
     }
-    active = active.filter(
-      (unit) =>
-        !screenedOut.has(unit) && (settled.get(unit) ?? null) === null && rounds.get(unit)! < looks,
-    );
+    active = active.filter((unit) => {
+      if (screenedOut.has(unit) || (settled.get(unit) ?? null) !== null) return false;
+      const done = rounds.get(unit)!;
+      if (done < looks) return true;
+      const tally = tallies.get(unit)!;
+      if (done >= extendedLooks) return false;
+      if (options.inexpensive?.has(unit)) return Math.abs(tally.mean) > threshold;
+      return couldSettleAsEffect(tally, threshold, level, extendedLooks * round);
+    });
   }
 
   const finished = complete

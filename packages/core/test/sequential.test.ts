@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { sampleSequentially, type SequentialSampling } from '../src/estimation/sequential.ts';
+import { SeededRandom } from '../src/random.ts';
+
+const POOL = 100;
+const THRESHOLD = 0.02;
+const MAX_DRAWS = 16;
+const EXTRA_DRAWS = 48;
+const SEEDS = Array.from({ length: 20 }, (_, seed) => seed);
+
+/**
+ * Each unit's effect for each draw of the pool, known exactly: a rare large effect among small
+ * ones (a mean of -0.1 that 16 draws seldom tell from the dead zone), an effect just past the
+ * threshold (-0.025, which no affordable sample settles), and none at all.
+ */
+const EFFECTS: readonly ((draw: number) => number)[] = [
+  (draw) => (draw % 4 === 0 ? -0.4 : ((draw % 7) - 3) * 0.004),
+  (draw) => -0.025 + ((draw % 5) - 2) * 0.02,
+  () => 0,
+];
+const UNITS = [0, 1, 2];
+const [RARE, NEAR, NONE] = UNITS as [number, number, number];
+
+async function sample(seed: number, extra: Partial<SequentialSampling> = {}) {
+  const plans: number[] = [];
+  const outcome = await sampleSequentially({
+    units: UNITS,
+    poolSize: POOL,
+    threshold: THRESHOLD,
+    round: 4,
+    maxDraws: MAX_DRAWS,
+    falseDiscoveryRate: 0.05,
+    random: new SeededRandom(seed),
+    onPlan: (passesLeft) => plans.push(passesLeft),
+    runRound: (active, draws, tallies) => {
+      for (const unit of active) {
+        for (const draw of draws) {
+          const effect = Math.fround(EFFECTS[unit]!(draw));
+          tallies.get(unit)!.add(1, effect, effect * effect);
+        }
+      }
+      return Promise.resolve(true);
+    },
+    ...extra,
+  });
+  return { ...outcome, plans };
+}
+
+describe('sequential sampling', () => {
+  it('gives extra draws only to units at the cap whose mean lies beyond the threshold', async () => {
+    for (const seed of SEEDS) {
+      const plain = await sample(seed);
+      const extended = await sample(seed, { extraDraws: EXTRA_DRAWS });
+      expect(plain.complete && extended.complete).toBe(true);
+      // Every draw of the unit without an effect left the score as it was: settled at zero.
+      expect(plain.tallies.get(NONE)!.count).toBe(4);
+      expect(extended.tallies.get(NONE)!.count).toBe(4);
+      expect(plain.plans[0]).toBe(UNITS.length * MAX_DRAWS);
+      expect(extended.plans[0]).toBe(UNITS.length * MAX_DRAWS);
+      for (const unit of UNITS) {
+        const before = plain.tallies.get(unit)!;
+        const after = extended.tallies.get(unit)!;
+        expect(before.count).toBeLessThanOrEqual(MAX_DRAWS);
+        expect(after.count).toBeLessThanOrEqual(MAX_DRAWS + EXTRA_DRAWS);
+        expect(after.count % 4).toBe(0);
+        // The same draws for every unit: one settled before the cap stopped where it did.
+        if (before.count < MAX_DRAWS) expect(after).toEqual(before);
+        // Extra draws go to a unit whose interval they could take past the threshold, which
+        // needs its mean beyond it.
+        if (after.count > MAX_DRAWS) expect(Math.abs(before.mean)).toBeGreaterThan(THRESHOLD);
+      }
+    }
+  });
+
+  it('calls a rare large effect more often with extra draws, and spends few on one near the threshold', async () => {
+    let calledPlain = 0;
+    let calledExtended = 0;
+    let extraOnNear = 0;
+    let extraOnRare = 0;
+    for (const seed of SEEDS) {
+      const plain = await sample(seed);
+      const extended = await sample(seed, { extraDraws: EXTRA_DRAWS });
+      if (plain.significant.has(RARE)) calledPlain++;
+      if (extended.significant.has(RARE)) calledExtended++;
+      extraOnNear += extended.tallies.get(NEAR)!.count - plain.tallies.get(NEAR)!.count;
+      extraOnRare += extended.tallies.get(RARE)!.count - plain.tallies.get(RARE)!.count;
+    }
+    // At 16 draws the rare effect is called in a quarter of the seeds; with up to 48 more, drawn
+    // where they could settle it, in most.
+    expect(calledPlain).toBeLessThanOrEqual(SEEDS.length / 4);
+    expect(calledExtended).toBeGreaterThanOrEqual(2 * calledPlain);
+    expect(calledExtended).toBeGreaterThan(SEEDS.length / 2);
+    // A unit just past the threshold mostly stops at the cap: its interval could not settle.
+    expect(extraOnNear).toBeLessThan(extraOnRare / 2);
+  });
+
+  it('gives inexpensive units extra draws while their mean lies beyond the threshold', async () => {
+    // The level each look is taken at: the FDR split over the four looks up to the cap.
+    const level = 1 - 0.05 / (MAX_DRAWS / 4);
+    let extraOnNear = 0;
+    for (const seed of SEEDS) {
+      const plain = await sample(seed);
+      const projected = await sample(seed, { extraDraws: EXTRA_DRAWS });
+      const inexpensive = await sample(seed, {
+        extraDraws: EXTRA_DRAWS,
+        inexpensive: new Set([NEAR]),
+      });
+      const before = plain.tallies.get(NEAR)!;
+      const after = inexpensive.tallies.get(NEAR)!;
+      const { low, high } = before.interval(level);
+      const unsettled = low <= THRESHOLD && high >= -THRESHOLD;
+      if (before.count === MAX_DRAWS && unsettled && Math.abs(before.mean) > THRESHOLD) {
+        expect(after.count).toBeGreaterThan(MAX_DRAWS);
+      }
+      if (after.count > MAX_DRAWS && after.count < MAX_DRAWS + EXTRA_DRAWS) {
+        // It stopped early: settled, or its mean came back within the threshold.
+        const end = after.interval(level);
+        const settled = end.low > THRESHOLD || end.high < -THRESHOLD;
+        expect(settled || Math.abs(after.mean) <= THRESHOLD).toBe(true);
+      }
+      expect(after.count).toBeGreaterThanOrEqual(projected.tallies.get(NEAR)!.count);
+      extraOnNear += after.count - projected.tallies.get(NEAR)!.count;
+      // The other units are as they were.
+      expect(inexpensive.tallies.get(RARE)).toEqual(projected.tallies.get(RARE));
+    }
+    expect(extraOnNear).toBeGreaterThan(0);
+  });
+
+  it('refuses extra draws that are not whole rounds', async () => {
+    await expect(sample(0, { extraDraws: 6 })).rejects.toThrow(
+      /^samples: 6 is not a whole number of rounds of 4 draws; give a multiple of 4$/,
+    );
+  });
+});
