@@ -69,12 +69,17 @@ export function channelStatistics(image: PlanarImage): ChannelStatistics {
   const mean: number[] = [];
   const squaredDeviations: number[] = [];
   for (let c = 0; c < image.channels; c++) {
+    // Indexed loops: iterating the typed array and squaring with ** took ten times as long,
+    // 6 ms a 512x512 plane, and every explanation takes these statistics several times.
     const plane = image.data.subarray(c * planeSize, (c + 1) * planeSize);
     let sum = 0;
-    for (const value of plane) sum += value;
+    for (let i = 0; i < planeSize; i++) sum += plane[i]!;
     const channelMean = sum / planeSize;
     let squares = 0;
-    for (const value of plane) squares += (value - channelMean) ** 2;
+    for (let i = 0; i < planeSize; i++) {
+      const deviation = plane[i]! - channelMean;
+      squares += deviation * deviation;
+    }
     mean.push(channelMean);
     squaredDeviations.push(squares);
   }
