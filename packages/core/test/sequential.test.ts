@@ -126,6 +126,36 @@ describe('sequential sampling', () => {
     expect(extraOnNear).toBeGreaterThan(0);
   });
 
+  it('keeps, when interrupted, every unit that had stopped, at its cap or settled', async () => {
+    for (const seed of SEEDS) {
+      const whole = await sample(seed, { extraDraws: EXTRA_DRAWS });
+      if (whole.tallies.get(RARE)!.count <= MAX_DRAWS) continue;
+      // Cut short in the first round past the cap, which only units taking extra draws run.
+      let rounds = 0;
+      const cut = await sample(seed, {
+        extraDraws: EXTRA_DRAWS,
+        runRound: (active, draws, tallies) => {
+          if (++rounds > MAX_DRAWS / 4) return Promise.resolve(false);
+          for (const unit of active) {
+            for (const draw of draws) {
+              const effect = Math.fround(EFFECTS[unit]!(draw));
+              tallies.get(unit)!.add(1, effect, effect * effect);
+            }
+          }
+          return Promise.resolve(true);
+        },
+      });
+      expect(cut.complete).toBe(false);
+      expect(cut.finished).not.toContain(RARE);
+      const stopped = UNITS.filter((unit) => unit !== RARE);
+      const extended = stopped.filter((unit) => whole.tallies.get(unit)!.count > MAX_DRAWS);
+      expect(cut.finished).toEqual(stopped.filter((unit) => !extended.includes(unit)));
+      for (const unit of cut.finished) {
+        expect(cut.tallies.get(unit)).toEqual(whole.tallies.get(unit));
+      }
+    }
+  });
+
   it('refuses extra draws that are not whole rounds', async () => {
     await expect(sample(0, { extraDraws: 6 })).rejects.toThrow(
       /^samples: 6 is not a whole number of rounds of 4 draws; give a multiple of 4$/,

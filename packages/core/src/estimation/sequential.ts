@@ -57,13 +57,19 @@ export interface SequentialSampling {
     tallies: Map<number, EffectTally>,
     strata: readonly number[],
   ) => Promise<boolean>;
-  /** Told, before each round, how many passes are left at most (this round and all later). */
+  /**
+   * Told, before each round, how many passes are left (this round and all later), counting a
+   * unit's extra draws once it takes them.
+   */
   readonly onPlan?: (passesLeft: number) => void;
 }
 
 export interface SequentialOutcome {
   readonly tallies: ReadonlyMap<number, EffectTally>;
-  /** Units whose estimate is final: all of them, or after an interruption the settled ones. */
+  /**
+   * Units whose estimate is final: all of them, or after an interruption those that had stopped
+   * (settled, or at their cap) before the round it cut short.
+   */
   readonly finished: readonly number[];
   /** Finished units called significant by Benjamini-Hochberg. */
   readonly significant: ReadonlySet<number>;
@@ -215,9 +221,10 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
     });
   }
 
-  const finished = complete
-    ? units
-    : units.filter((unit) => settled.get(unit) === 'effect' || settled.get(unit) === 'zero');
+  // After an interruption the units of the round cut short have no final estimate; every other
+  // unit had stopped where a complete run stops it, settled or at its cap.
+  const cutShort = new Set(complete ? [] : active);
+  const finished = units.filter((unit) => !cutShort.has(unit));
   const tested = finished.filter((unit) => !screenedOut.has(unit));
   const pValues = tested.map((unit) => pValueBeyondThreshold(tallies.get(unit)!, threshold));
   const rejected = benjaminiHochberg(pValues, options.falseDiscoveryRate);
