@@ -124,6 +124,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
   const { model, image, roi, preset } = options;
   const samples =
     options.samples ?? (preset === 'fast' ? FAST_DEFAULTS.maxDraws : PAPER_DEFAULTS.samples);
+  const extraDraws = FAST_DEFAULTS.extraDrawFactor * samples;
   const screen = options.screen ?? PAPER_DEFAULTS.screen;
   const threshold = options.threshold ?? PAPER_DEFAULTS.threshold;
   const round = options.round ?? FAST_DEFAULTS.round;
@@ -255,7 +256,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
               round,
               ...(strataCount > 1 ? { patchStrata: patchStrata(patchBank, strataCount) } : {}),
               maxDraws: samples,
-              extraDraws: FAST_DEFAULTS.extraDrawFactor * samples,
+              extraDraws,
               falseDiscoveryRate: options.falseDiscoveryRate ?? FAST_DEFAULTS.falseDiscoveryRate,
               groupSide: options.groupSide ?? FAST_DEFAULTS.groupSide,
               screenDraws: options.screenDraws ?? FAST_DEFAULTS.screenDraws,
@@ -286,7 +287,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       },
       parameters: {
         samples: preset === 'zero' ? 1 : samples,
-        ...(preset === 'fast' ? { extraDraws: FAST_DEFAULTS.extraDrawFactor * samples } : {}),
+        ...(preset === 'fast' ? { extraDraws } : {}),
         screen: preset === 'paper' ? screen : 0,
         threshold,
         preprocessing:

@@ -38,8 +38,10 @@ export const FAST_DEFAULTS = {
    * Extra draws past `maxDraws`, as a multiple of it: a block at `maxDraws` whose interval has
    * not settled goes on while its interval would settle beyond the threshold by then, were its
    * mean and spread to hold; a block scored through the statistics route, whose draws mostly
-   * cost no pass, while its mean lies beyond the threshold. On the four benchmark maps this
-   * called 1 to 5 more of the reference's effects for 4 to 93 more passes (docs/benchmarks.md).
+   * cost no pass, while its mean lies beyond the threshold. On the four benchmark maps it cost 4
+   * to 93 passes more; agreement with the reference's point calls went up by 1 to 6 blocks on
+   * all four, with its interval calls up by 1 or 2 on three and down by 1 on one
+   * (docs/benchmarks.md).
    */
   extraDrawFactor: 3,
   /** False discovery rate of the blocks called significant (Benjamini-Hochberg). */
@@ -97,9 +99,9 @@ export interface FastEstimation {
  * draws of all active blocks packed into full batches. A block stops when its interval (at the
  * FDR level, Bonferroni-split over the rounds up to `maxDraws`) settles outside the dead zone
  * [-t, t] or inside it, or at `maxDraws`, past which it goes on only while `extraDraws` could
- * settle it as an effect. The blocks that pass the screens are called
- * significant by Benjamini-Hochberg over the one-sided tests of |ATE| > t, on draws made after
- * the screens, which keeps the expected share of false calls at `falseDiscoveryRate`.
+ * settle it as an effect. The blocks that pass the screens are called significant by
+ * Benjamini-Hochberg over the one-sided tests of |ATE| > t, on draws made after the screens,
+ * which keeps the expected share of false calls at `falseDiscoveryRate`.
  */
 export async function estimateFast(options: FastEstimation): Promise<Estimate> {
   const { grid, roi, threshold, round, maxDraws } = options;

@@ -146,10 +146,9 @@ export function benjaminiHochberg(pValues: readonly number[], q: number): Set<nu
  * Sequential sampling in rounds with the same draws for every unit. A unit stops when its
  * interval (at the FDR level, Bonferroni-split over the rounds up to `maxDraws`) settles outside
  * the dead zone [-t, t] or inside it, or at `maxDraws` unless `extraDraws` could settle it as an
- * effect. Units are called significant by
- * Benjamini-Hochberg over the one-sided tests of |ATE| > t, which keeps the expected share of
- * false calls at `falseDiscoveryRate`. The `fast` preset samples blocks with it, the component
- * analysis components.
+ * effect. Units are called significant by Benjamini-Hochberg over the one-sided tests of
+ * |ATE| > t, which keeps the expected share of false calls at `falseDiscoveryRate`. The `fast`
+ * preset samples blocks with it, the component analysis components.
  */
 export async function sampleSequentially(options: SequentialSampling): Promise<SequentialOutcome> {
   const { units, threshold, round, maxDraws } = options;
@@ -214,8 +213,8 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
       if (screenedOut.has(unit) || (settled.get(unit) ?? null) !== null) return false;
       const done = rounds.get(unit)!;
       if (done < looks) return true;
-      const tally = tallies.get(unit)!;
       if (done >= extendedLooks) return false;
+      const tally = tallies.get(unit)!;
       if (options.inexpensive?.has(unit)) return Math.abs(tally.mean) > threshold;
       return couldSettleAsEffect(tally, threshold, level, extendedLooks * round);
     });
