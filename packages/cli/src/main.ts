@@ -83,7 +83,7 @@ program
   )
   .option(
     '--samples <n>',
-    `estimation draws per block (paper: ${PAPER_DEFAULTS.samples}; fast: ${FAST_DEFAULTS.maxDraws}, and up to ${FAST_DEFAULTS.extraDrawFactor}x as many more for a block that more draws could settle)`,
+    `estimation draws per block (paper: ${PAPER_DEFAULTS.samples}; fast: ${FAST_DEFAULTS.maxDraws}, a multiple of ${FAST_DEFAULTS.round}, or up to ${FAST_DEFAULTS.extraDrawFactor + 1}x that for a block that more draws could settle as an effect)`,
     parseWholeNumber(1),
   )
   .option('--screen <n>', 'screening draws per block (paper: 3)', parseWholeNumber(1))

@@ -419,7 +419,9 @@ const roundLimit = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : Infin
 // blocks behind the table's figures.
 const saveFlag = process.argv.indexOf('--save');
 const saveDirectory = saveFlag > 0 ? process.argv[saveFlag + 1] : undefined;
-if (saveFlag > 0 && !saveDirectory) throw new Error('--save takes a folder');
+if (saveFlag > 0 && (!saveDirectory || saveDirectory.startsWith('--'))) {
+  throw new Error('--save takes a folder');
+}
 if (!(roundLimit >= 0) || !(referenceMinutes >= 0)) {
   throw new Error('--reference-rounds and --reference-minutes take a number of at least 0');
 }

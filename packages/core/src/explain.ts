@@ -136,6 +136,13 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       `${round} draws per round cannot be split evenly over ${strataCount} patch strata; give a multiple`,
     );
   }
+  if (preset === 'fast' && !Number.isInteger(samples / round)) {
+    // Refused before any pass: sampling takes whole rounds only (`sampleSequentially`).
+    throw new PdcrError(
+      'samples',
+      `${samples} is not a whole number of rounds of ${round} draws; give a multiple of ${round}`,
+    );
+  }
 
   const grid = new BlockGrid(image.height, image.width, options.block.height, options.block.width);
   const patchBank =

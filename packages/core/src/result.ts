@@ -61,7 +61,10 @@ export interface ExplanationResult {
     readonly binarize: number;
   };
   readonly parameters: {
-    /** paper: draws per block past its screen; fast: draws after which a block stops. */
+    /**
+     * paper: draws per block past its screen; fast: draws after which a block stops unless more
+     * could settle it as an effect.
+     */
     readonly samples: number;
     /**
      * fast: the most draws a block may take past `samples`, where they could settle it as an

@@ -168,11 +168,15 @@ describe('the fast preset', () => {
     },
   );
 
-  it('refuses a cap on draws that is not a whole number of rounds', async () => {
+  it('refuses a cap on draws that is not a whole number of rounds, before any pass', async () => {
     await withModel(async (model) => {
-      await expect(explain(options(model, { samples: 10 }))).rejects.toThrow(
+      let progressed = false;
+      await expect(
+        explain(options(model, { samples: 10, onProgress: () => (progressed = true) })),
+      ).rejects.toThrow(
         /^samples: 10 is not a whole number of rounds of 4 draws; give a multiple of 4$/,
       );
+      expect(progressed).toBe(false);
     });
   });
 

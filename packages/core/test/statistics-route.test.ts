@@ -194,4 +194,56 @@ describe('the statistics route', () => {
       expect(run.statisticsRoute).toBeUndefined();
     });
   });
+
+  it('keeps, when interrupted, the blocks that had stopped, each as the whole run has it', async () => {
+    const random = new SeededRandom(3);
+    const image = randomImage(random);
+    // Patches of the whole range: blocks move the RoI's pixels in some draws and not in others,
+    // so that many take several rounds, some of them extra draws past the cap.
+    const patchBank = randomBank(random, 200);
+    await withModel(async (model) => {
+      const options = {
+        model,
+        image,
+        roi: ROI,
+        block: { height: BLOCK, width: BLOCK },
+        patchBank,
+        preprocessing: ZSCORE,
+        outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
+        preset: 'fast',
+        seed: 4,
+      } as const;
+      const whole = await explain(options);
+      expect(Math.max(...whole.blocks.map((block) => block.n))).toBeGreaterThan(
+        FAST_DEFAULTS.maxDraws,
+      );
+      // Interrupted once the route has scored its second batch of running effects.
+      const controller = new AbortController();
+      let rounds = 0;
+      const cut = await explain({
+        ...options,
+        signal: controller.signal,
+        onEffects: () => {
+          if (++rounds === 2) controller.abort();
+        },
+      });
+      expect(cut.complete).toBe(false);
+      expect(cut.forwardPasses).toBeLessThan(whole.forwardPasses);
+      expect(cut.blocks.length).toBeGreaterThan(0);
+      expect(cut.blocks.length).toBeLessThan(whole.blocks.length);
+      // Tallies as in the whole run; the calls are made over the blocks kept alone.
+      const measured = ({ top, left, ate, se, n, ciLow, ciHigh }: (typeof cut.blocks)[number]) => ({
+        top,
+        left,
+        ate,
+        se,
+        n,
+        ciLow,
+        ciHigh,
+      });
+      for (const block of cut.blocks) {
+        expect(whole.blocks.map(measured)).toContainEqual(measured(block));
+      }
+    });
+  });
 });

@@ -1,5 +1,6 @@
 import type { BlockGrid, Region } from '@pdcr/kernels';
 import type { BatchEvaluator } from '../evaluator.ts';
+import { nextTask } from '../model-runner.ts';
 import type { SeededRandom } from '../random.ts';
 import type { BlockEffect } from '../result.ts';
 import { EffectTally } from '../statistics.ts';
@@ -177,6 +178,10 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
       planned = done + passesLeft;
     },
     runRound: async (active, patches, tallies, strata) => {
+      // A round whose draws are all inferred runs no model and so gives the event loop no turn
+      // of its own: take one, and see whether the run was interrupted meanwhile.
+      await nextTask();
+      if (options.signal?.aborted) return false;
       const drawsOf = (blocks: readonly number[]) =>
         blocks.flatMap((block) =>
           patches.map((patch, i) => ({ block, patch, stratum: strata[i]! })),
