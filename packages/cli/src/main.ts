@@ -76,7 +76,7 @@ program
   .addOption(
     new Option(
       '--preset <name>',
-      "estimation preset: the paper's algorithm, its zero-occlusion ablation, or fast (exact-zero pruning, sequential sampling, FDR-controlled calls)",
+      "estimation preset: the paper's algorithm, its zero-occlusion ablation, or fast (exact-zero pruning, sequential sampling, calls at a 5% false discovery rate)",
     )
       .choices(['paper', 'zero', 'fast'])
       .default('fast'),

@@ -45,7 +45,11 @@ export const FAST_DEFAULTS = {
    * (docs/benchmarks.md).
    */
   extraDrawFactor: 3,
-  /** False discovery rate of the blocks called significant (Benjamini-Hochberg). */
+  /**
+   * Nominal false discovery rate of the blocks called significant (Benjamini-Hochberg on
+   * fixed-sample p-values; the sequential stopping makes the true rate higher where many blocks
+   * lie near the threshold: docs/benchmarks.md).
+   */
   falseDiscoveryRate: 0.05,
   /** Blocks per side of a screening group (1: no group screening). */
   groupSide: 2,
@@ -102,7 +106,7 @@ export interface FastEstimation {
  * [-t, t] or inside it, or at `maxDraws`, past which it goes on only while `extraDraws` could
  * settle it as an effect. The blocks that pass the screens are called significant by
  * Benjamini-Hochberg over the one-sided tests of |ATE| > t, on draws made after the screens,
- * which keeps the expected share of false calls at `falseDiscoveryRate`.
+ * at a nominal `falseDiscoveryRate` (optimistic: see `pValueBeyondThreshold`).
  */
 export async function estimateFast(options: FastEstimation): Promise<Estimate> {
   const { grid, roi, threshold, round, maxDraws } = options;

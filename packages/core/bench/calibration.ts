@@ -1,0 +1,148 @@
+// `pnpm bench:calibration`: how often the fast preset's sequential sampling calls an effect that
+// is not there, on effects known exactly. Not a test.
+//
+// Each run samples 100 units (blocks) in rounds of 4 with the same draws for every unit, as the
+// fast preset does, and calls them by Benjamini-Hochberg at a false discovery rate of 5%. Each
+// unit's effect per draw is taken from a pool of 1000 values whose mean is set exactly, so that
+// which calls are false is known. The least favourable null puts every mean exactly on the
+// threshold (|ATE| = t: not an effect, and as near one as a null can be); "mixed" adds 20 true
+// effects at 3t. Rows: the default (16 draws, then extra draws where a projection says they
+// could settle the unit), no extra draws, extra draws by the rule for blocks scored through the
+// statistics route (on while the mean lies beyond t), and, from the 16-draw runs' tallies,
+// calls on p-values that pay for the looks taken (stagewise: each earlier look adds the error
+// its stopping boundary could spend).
+import {
+  benjaminiHochberg,
+  pValueBeyondThreshold,
+  sampleSequentially,
+  type SequentialOutcome,
+} from '../src/estimation/sequential.ts';
+import { FAST_DEFAULTS, SeededRandom } from '../src/index.ts';
+
+const THRESHOLD = FAST_DEFAULTS.threshold;
+const ROUND = FAST_DEFAULTS.round;
+const MAX_DRAWS = FAST_DEFAULTS.maxDraws;
+const EXTRA_DRAWS = FAST_DEFAULTS.extraDrawFactor * MAX_DRAWS;
+const FDR = FAST_DEFAULTS.falseDiscoveryRate;
+const POOL = 1000;
+const UNITS = 100;
+const runsFlag = process.argv.indexOf('--runs');
+const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 200;
+if (!(RUNS >= 1)) throw new Error('--runs takes a whole number of at least 1');
+
+/** A pool of effects with the given shape, shifted to have exactly `mean`. */
+function pool(shape: 'spread' | 'rare', mean: number, random: SeededRandom): Float32Array {
+  const values = Array.from({ length: POOL }, (_, i) =>
+    shape === 'spread'
+      ? // Uniform, standard deviation 0.03: a block whose patches move the Dice a little each.
+        0.03 * Math.sqrt(12) * (random.integer(1000) / 1000 - 0.5)
+      : // Most draws change nothing, one in ten flips pixels: the Dice's own kind of effect.
+        i % 10 === 0
+        ? -10 * Math.abs(mean || THRESHOLD)
+        : 0,
+  );
+  const shift = mean - values.reduce((sum, value) => sum + value, 0) / POOL;
+  return Float32Array.from(values, (value) => value + (shape === 'spread' ? shift : 0));
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly shape: 'spread' | 'rare';
+  /** Units with a true effect (mean 3t) come first; the rest sit on the threshold. */
+  readonly effects: number;
+}
+
+const SCENARIOS: readonly Scenario[] = [
+  { name: 'all on the threshold, spread effects', shape: 'spread', effects: 0 },
+  { name: 'all on the threshold, rare flips', shape: 'rare', effects: 0 },
+  { name: 'mixed: 20 effects at 3t, 80 on the threshold', shape: 'spread', effects: 20 },
+];
+
+type Variant = 'default' | 'no extra draws' | 'route rule' | 'stagewise p';
+const VARIANTS: readonly Variant[] = ['default', 'no extra draws', 'route rule', 'stagewise p'];
+
+function sample(pools: readonly Float32Array[], seed: number, variant: Variant) {
+  const units = pools.map((_, unit) => unit);
+  return sampleSequentially({
+    units,
+    poolSize: POOL,
+    threshold: THRESHOLD,
+    round: ROUND,
+    maxDraws: MAX_DRAWS,
+    ...(variant === 'default' || variant === 'route rule' ? { extraDraws: EXTRA_DRAWS } : {}),
+    ...(variant === 'route rule' ? { inexpensive: new Set(units) } : {}),
+    falseDiscoveryRate: FDR,
+    random: new SeededRandom(seed),
+    runRound: (active, draws, tallies) => {
+      for (const unit of active) {
+        for (const draw of draws) {
+          // The same draw for every unit, each unit's own value of it.
+          const effect = pools[unit]![(draw * 7 + unit * 131) % POOL]!;
+          tallies.get(unit)!.add(1, effect, effect * effect);
+        }
+      }
+      return Promise.resolve(true);
+    },
+  });
+}
+
+/** Benjamini-Hochberg on p-values that add, for each look before the last, what it could spend. */
+function stagewiseCalls(outcome: SequentialOutcome): Set<number> {
+  const perLook = FDR / (MAX_DRAWS / ROUND) / 2;
+  const tested = outcome.finished.filter((unit) => !outcome.screenedOut.has(unit));
+  const pValues = tested.map((unit) => {
+    const tally = outcome.tallies.get(unit)!;
+    const looks = tally.count / ROUND;
+    return Math.min(1, (looks - 1) * perLook + pValueBeyondThreshold(tally, THRESHOLD));
+  });
+  const rejected = benjaminiHochberg(pValues, FDR);
+  return new Set(tested.filter((_, i) => rejected.has(i)));
+}
+
+const rows: string[] = [];
+for (const scenario of SCENARIOS) {
+  const random = new SeededRandom(99);
+  const pools = Array.from({ length: UNITS }, (_, unit) =>
+    pool(scenario.shape, unit < scenario.effects ? -3 * THRESHOLD : -THRESHOLD, random),
+  );
+  for (const variant of VARIANTS) {
+    let runsWithFalse = 0;
+    let falseShare = 0;
+    let falseCalls = 0;
+    let trueCalls = 0;
+    let draws = 0;
+    for (let seed = 0; seed < RUNS; seed++) {
+      const outcome = await sample(
+        pools,
+        seed,
+        variant === 'stagewise p' ? 'no extra draws' : variant,
+      );
+      const called = variant === 'stagewise p' ? stagewiseCalls(outcome) : outcome.significant;
+      const wrong = [...called].filter((unit) => unit >= scenario.effects).length;
+      runsWithFalse += wrong > 0 ? 1 : 0;
+      falseShare += called.size > 0 ? wrong / called.size : 0;
+      falseCalls += wrong;
+      trueCalls += called.size - wrong;
+      for (const tally of outcome.tallies.values()) draws += tally.count;
+    }
+    const nulls = UNITS - scenario.effects;
+    rows.push(
+      `| ${scenario.name} | ${variant} | ${((100 * falseShare) / RUNS).toFixed(1)}% | ` +
+        `${((100 * runsWithFalse) / RUNS).toFixed(1)}% | ` +
+        `${((100 * falseCalls) / (RUNS * nulls)).toFixed(2)}% | ` +
+        `${scenario.effects > 0 ? `${((100 * trueCalls) / (RUNS * scenario.effects)).toFixed(1)}%` : '-'} | ` +
+        `${(draws / (RUNS * UNITS)).toFixed(1)} |`,
+    );
+  }
+}
+
+console.log(
+  `fast's calls on effects known exactly: ${UNITS} units, rounds of ${ROUND}, ${MAX_DRAWS} draws ` +
+    `(+${EXTRA_DRAWS} extra), threshold ${THRESHOLD}, nominal FDR ${100 * FDR}%, ${RUNS} runs`,
+);
+console.log('');
+console.log(
+  '| scenario | calls | FDR (mean false share of calls) | runs with a false call | nulls called | effects called | draws per unit |',
+);
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+for (const row of rows) console.log(row);
