@@ -481,7 +481,8 @@ async function digest(bytes: Uint8Array): Promise<string> {
  * loop ever getting a turn, and a loop of such runs would never see them. Not a timer: Node's
  * setTimeout(0) waits a millisecond or more and a browser's 4 ms once nested, which on a small
  * window in batches of 4 was most of the time spent outside the model. Node's setImmediate, or a
- * message to a channel of its own, comes after the events already queued and no later.
+ * message to a channel of its own, comes after the events already queued (in the browsers'
+ * practice for the channel: each port is a task source of its own) and no later.
  */
 export function nextTask(): Promise<void> {
   const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown })

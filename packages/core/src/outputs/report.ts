@@ -95,7 +95,11 @@ export function reportHtml(
     ],
     [
       'samples / screen / threshold',
-      `${result.parameters.samples} / ${result.parameters.screen} / ${result.parameters.threshold}`,
+      `${result.parameters.samples}` +
+        (result.parameters.extraDraws
+          ? ` (+${result.parameters.extraDraws} where more could settle a block)`
+          : '') +
+        ` / ${result.parameters.screen} / ${result.parameters.threshold}`,
     ],
     ['preprocessing', result.parameters.preprocessing],
     ['patch bank', `${result.parameters.patches} patches`],
