@@ -159,6 +159,35 @@ describe('sequential sampling', () => {
     expect(checked).toBeGreaterThan(SEEDS.length / 2);
   });
 
+  it('screens first, then counts the cap and the extra draws from the draws after the screen', async () => {
+    for (const seed of SEEDS) {
+      const screened = await sample(seed, {
+        screenFirst: new Set(UNITS),
+        extraDraws: EXTRA_DRAWS,
+        inexpensive: new Set([RARE]),
+      });
+      // The screen's round is one look more than the cap allows the others.
+      expect(screened.plans[0]).toBe(UNITS.length * (MAX_DRAWS + 4));
+      // The unit without an effect changed nothing in its screen: settled there, its 4 draws kept.
+      expect(screened.screenedOut).toEqual(new Set([NONE]));
+      expect(screened.tallies.get(NONE)!.count).toBe(4);
+      for (const unit of [RARE, NEAR]) {
+        const count = screened.tallies.get(unit)!.count;
+        expect(count).toBeLessThanOrEqual(MAX_DRAWS + EXTRA_DRAWS);
+        expect(count % 4).toBe(0);
+      }
+      // An inexpensive unit that stopped between the cap and the end of its extra draws had
+      // settled, or its mean had come back within the threshold.
+      const rare = screened.tallies.get(RARE)!;
+      if (rare.count > MAX_DRAWS && rare.count < MAX_DRAWS + EXTRA_DRAWS) {
+        const end = rare.interval(1 - 0.05 / (MAX_DRAWS / 4));
+        expect(
+          end.low > THRESHOLD || end.high < -THRESHOLD || Math.abs(rare.mean) <= THRESHOLD,
+        ).toBe(true);
+      }
+    }
+  });
+
   it('refuses extra draws that are not whole rounds', async () => {
     await expect(sample(0, { extraDraws: 6 })).rejects.toThrow(
       /^samples: 6 is not a whole number of rounds of 4 draws; give a multiple of 4$/,
