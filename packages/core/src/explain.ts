@@ -87,6 +87,11 @@ export interface ExplainOptions {
   readonly groupSide?: number;
   /** fast: joint draws per screening group. */
   readonly screenDraws?: number;
+  /**
+   * fast: the most draws a block may take past `samples` where more could settle it as an effect,
+   * a multiple of `round` (default `FAST_DEFAULTS.extraDrawFactor` times `samples`; 0: none).
+   */
+  readonly extraDraws?: number;
   /** fast: skip the exact-zero pruning by group tests. */
   readonly noPruning?: boolean;
   /**
@@ -124,7 +129,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
   const { model, image, roi, preset } = options;
   const samples =
     options.samples ?? (preset === 'fast' ? FAST_DEFAULTS.maxDraws : PAPER_DEFAULTS.samples);
-  const extraDraws = FAST_DEFAULTS.extraDrawFactor * samples;
+  const extraDraws = options.extraDraws ?? FAST_DEFAULTS.extraDrawFactor * samples;
   const screen = options.screen ?? PAPER_DEFAULTS.screen;
   const threshold = options.threshold ?? PAPER_DEFAULTS.threshold;
   const round = options.round ?? FAST_DEFAULTS.round;
@@ -136,12 +141,17 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       `${round} draws per round cannot be split evenly over ${strataCount} patch strata; give a multiple`,
     );
   }
-  if (preset === 'fast' && !Number.isInteger(samples / round)) {
-    // Refused before any pass: sampling takes whole rounds only (`sampleSequentially`).
-    throw new PdcrError(
-      'samples',
-      `${samples} is not a whole number of rounds of ${round} draws; give a multiple of ${round}`,
-    );
+  // Refused before any pass: sampling takes whole rounds only (`sampleSequentially`).
+  for (const [name, draws] of [
+    ['samples', samples],
+    ['extraDraws', extraDraws],
+  ] as const) {
+    if (preset === 'fast' && !(Number.isInteger(draws / round) && draws >= 0)) {
+      throw new PdcrError(
+        name,
+        `${draws} is not a whole number of rounds of ${round} draws; give a multiple of ${round}`,
+      );
+    }
   }
 
   const grid = new BlockGrid(image.height, image.width, options.block.height, options.block.width);

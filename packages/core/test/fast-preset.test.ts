@@ -177,6 +177,9 @@ describe('the fast preset', () => {
         /^samples: 10 is not a whole number of rounds of 4 draws; give a multiple of 4$/,
       );
       expect(progressed).toBe(false);
+      await expect(explain(options(model, { extraDraws: 6 }))).rejects.toThrow(
+        /^extraDraws: 6 is not a whole number of rounds of 4 draws; give a multiple of 4$/,
+      );
     });
   });
 

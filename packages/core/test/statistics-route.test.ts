@@ -195,33 +195,49 @@ describe('the statistics route', () => {
     });
   });
 
-  it('keeps, when interrupted, the blocks that had stopped, each as the whole run has it', async () => {
+  /**
+   * Patches of the whole range: blocks move the RoI's pixels in some draws and not in others, so
+   * that many take several rounds, some of them extra draws past the cap.
+   */
+  function mixedScene(model: ModelRunner) {
     const random = new SeededRandom(3);
     const image = randomImage(random);
-    // Patches of the whole range: blocks move the RoI's pixels in some draws and not in others,
-    // so that many take several rounds, some of them extra draws past the cap.
-    const patchBank = randomBank(random, 200);
+    return {
+      model,
+      image,
+      roi: ROI,
+      block: { height: BLOCK, width: BLOCK },
+      patchBank: randomBank(random, 200),
+      preprocessing: ZSCORE,
+      outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
+      preset: 'fast',
+      seed: 4,
+    } as const;
+  }
+
+  it('takes extra draws past the cap where they could settle a block, and none when told', async () => {
     await withModel(async (model) => {
-      const options = {
-        model,
-        image,
-        roi: ROI,
-        block: { height: BLOCK, width: BLOCK },
-        patchBank,
-        preprocessing: ZSCORE,
-        outcome: { activation: 'none', classIndex: 0, binarize: 0, metric: 'hardDice' },
-        preset: 'fast',
-        seed: 4,
-      } as const;
-      const whole = await explain(options);
-      expect(Math.max(...whole.blocks.map((block) => block.n))).toBeGreaterThan(
+      const extended = await explain(mixedScene(model));
+      expect(extended.parameters.extraDraws).toBe(
+        FAST_DEFAULTS.extraDrawFactor * FAST_DEFAULTS.maxDraws,
+      );
+      expect(Math.max(...extended.blocks.map((block) => block.n))).toBeGreaterThan(
         FAST_DEFAULTS.maxDraws,
       );
+      const capped = await explain({ ...mixedScene(model), extraDraws: 0 });
+      expect(capped.parameters.extraDraws).toBe(0);
+      expect(Math.max(...capped.blocks.map((block) => block.n))).toBe(FAST_DEFAULTS.maxDraws);
+    });
+  });
+
+  it('keeps, when interrupted, the blocks that had stopped, each as the whole run has it', async () => {
+    await withModel(async (model) => {
+      const whole = await explain(mixedScene(model));
       // Interrupted once the route has scored its second batch of running effects.
       const controller = new AbortController();
       let rounds = 0;
       const cut = await explain({
-        ...options,
+        ...mixedScene(model),
         signal: controller.signal,
         onEffects: () => {
           if (++rounds === 2) controller.abort();
