@@ -68,10 +68,14 @@ export interface SequentialOutcome {
   readonly tallies: ReadonlyMap<number, EffectTally>;
   /**
    * Units whose estimate is final: all of them, or after an interruption those that had stopped
-   * (settled, or at their cap) before the round it cut short.
+   * before the round it cut short (settled, at the cap, or past it once more draws could no
+   * longer settle them).
    */
   readonly finished: readonly number[];
-  /** Finished units called significant by Benjamini-Hochberg. */
+  /**
+   * Finished units called significant by Benjamini-Hochberg, over the finished units alone: after
+   * an interruption the calls can differ from a complete run's.
+   */
   readonly significant: ReadonlySet<number>;
   /** Units of `screenFirst` that their first round settled at zero. */
   readonly screenedOut: ReadonlySet<number>;
@@ -228,7 +232,7 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
   }
 
   // After an interruption the units of the round cut short have no final estimate; every other
-  // unit had stopped where a complete run stops it, settled or at its cap.
+  // unit had stopped where a complete run stops it.
   const cutShort = new Set(complete ? [] : active);
   const finished = units.filter((unit) => !cutShort.has(unit));
   const tested = finished.filter((unit) => !screenedOut.has(unit));
