@@ -6,7 +6,7 @@
 // unit's effect per draw is taken from a pool of 1000 values whose mean is set exactly, so that
 // which calls are false is known. The least favourable null puts every mean exactly on the
 // threshold (|ATE| = t: not an effect, and as near one as a null can be); "mixed" adds 20 true
-// effects at 3t. Rows: the default (16 draws, then extra draws where a projection says they
+// effects at 3t, with the other 80 on the threshold or spread evenly across the dead zone. Rows: the default (16 draws, then extra draws where a projection says they
 // could settle the unit), no extra draws, extra draws by the rule for blocks scored through the
 // statistics route (on while the mean lies beyond t), and, from the 16-draw runs' tallies,
 // calls on p-values that pay for the looks taken (stagewise: each earlier look adds the error
@@ -48,15 +48,46 @@ function pool(shape: 'spread' | 'rare', mean: number, random: SeededRandom): Flo
 interface Scenario {
   readonly name: string;
   readonly shape: 'spread' | 'rare';
-  /** Units with a true effect (mean 3t) come first; the rest sit on the threshold. */
+  /** Units with a true effect (mean -3t) come first. */
   readonly effects: number;
+  /** Where the other units' means lie: all at -t, or evenly from -t to t. */
+  readonly nulls: 'on the threshold' | 'across the dead zone';
 }
 
 const SCENARIOS: readonly Scenario[] = [
-  { name: 'all on the threshold, spread effects', shape: 'spread', effects: 0 },
-  { name: 'all on the threshold, rare flips', shape: 'rare', effects: 0 },
-  { name: 'mixed: 20 effects at 3t, 80 on the threshold', shape: 'spread', effects: 20 },
+  {
+    name: 'all on the threshold, spread effects',
+    shape: 'spread',
+    effects: 0,
+    nulls: 'on the threshold',
+  },
+  {
+    name: 'all on the threshold, rare flips',
+    shape: 'rare',
+    effects: 0,
+    nulls: 'on the threshold',
+  },
+  {
+    name: 'mixed: 20 effects at 3t, 80 on the threshold',
+    shape: 'spread',
+    effects: 20,
+    nulls: 'on the threshold',
+  },
+  {
+    name: 'mixed: 20 effects at 3t, 80 across the dead zone',
+    shape: 'spread',
+    effects: 20,
+    nulls: 'across the dead zone',
+  },
 ];
+
+/** The mean of unit `unit`'s effect in `scenario`. */
+function meanOf(scenario: Scenario, unit: number): number {
+  if (unit < scenario.effects) return -3 * THRESHOLD;
+  if (scenario.nulls === 'on the threshold') return -THRESHOLD;
+  const nulls = UNITS - scenario.effects;
+  return -THRESHOLD + (2 * THRESHOLD * (unit - scenario.effects)) / (nulls - 1);
+}
 
 type Variant = 'default' | 'no extra draws' | 'route rule' | 'stagewise p';
 const VARIANTS: readonly Variant[] = ['default', 'no extra draws', 'route rule', 'stagewise p'];
@@ -103,7 +134,7 @@ const rows: string[] = [];
 for (const scenario of SCENARIOS) {
   const random = new SeededRandom(99);
   const pools = Array.from({ length: UNITS }, (_, unit) =>
-    pool(scenario.shape, unit < scenario.effects ? -3 * THRESHOLD : -THRESHOLD, random),
+    pool(scenario.shape, meanOf(scenario, unit), random),
   );
   for (const variant of VARIANTS) {
     let runsWithFalse = 0;

@@ -124,9 +124,9 @@ function couldSettleAsEffect(
  * It takes no account of the sequential stopping: a unit that stopped early because its draws
  * looked extreme keeps a p-value computed as if its sample size had been fixed. On effects known
  * exactly, Benjamini-Hochberg on these p-values at a nominal 5% gave a false discovery rate of
- * 11-16% with 80 of 100 units on the threshold, and 30% with all of them, the worst case
- * (`pnpm bench:calibration`); p-values that pay for the looks bring it to 10-14% but call almost
- * nothing in 16 draws.
+ * 4-5% with 80 null units of 100 spread across the dead zone, but 11-16% with them all on the
+ * threshold, and 30% with every unit there, the worst case (`pnpm bench:calibration`); p-values
+ * that pay for the looks bring those to 10-14% but call almost nothing in 16 draws.
  */
 export function pValueBeyondThreshold(tally: EffectTally, threshold: number): number {
   const distance = Math.abs(tally.mean);
