@@ -6,13 +6,15 @@
 // unit's effect per draw is taken from a pool of 1000 values whose mean is set exactly, so that
 // which calls are false is known. The least favourable null puts every mean exactly on the
 // threshold (|ATE| = t: not an effect, and as near one as a null can be); "mixed" adds 20 true
-// effects at 3t, with the other 80 on the threshold or spread evenly across the dead zone. Rows: the default (16 draws, then extra draws where a projection says they
-// could settle the unit), no extra draws, extra draws by the rule for blocks scored through the
+// effects at 3t, with the other 80 on the threshold or spread evenly across the dead zone.
+// Rows: the default (16 draws, then extra draws where a projection says they could settle the
+// unit), no extra draws, extra draws by the rule for blocks scored through the
 // statistics route (on while the mean lies beyond t), and, from the 16-draw runs' tallies,
 // calls on p-values that pay for the looks taken (stagewise: each earlier look adds the error
 // its stopping boundary could spend).
 import {
   benjaminiHochberg,
+  lookLevel,
   pValueBeyondThreshold,
   sampleSequentially,
   type SequentialOutcome,
@@ -119,7 +121,8 @@ function sample(pools: readonly Float32Array[], seed: number, variant: Variant) 
 
 /** Benjamini-Hochberg on p-values that add, for each look before the last, what it could spend. */
 function stagewiseCalls(outcome: SequentialOutcome): Set<number> {
-  const perLook = FDR / (MAX_DRAWS / ROUND) / 2;
+  // One side of each look's two-sided level: what its stopping boundary for an effect can spend.
+  const perLook = (1 - lookLevel(FDR, MAX_DRAWS, ROUND)) / 2;
   const tested = outcome.finished.filter((unit) => !outcome.screenedOut.has(unit));
   const pValues = tested.map((unit) => {
     const tally = outcome.tallies.get(unit)!;
@@ -157,12 +160,13 @@ for (const scenario of SCENARIOS) {
       for (const tally of outcome.tallies.values()) draws += tally.count;
     }
     const nulls = UNITS - scenario.effects;
+    const percent = (share: number, digits = 1) => `${(100 * share).toFixed(digits)}%`;
+    const effectsCalled =
+      scenario.effects > 0 ? percent(trueCalls / (RUNS * scenario.effects)) : '-';
     rows.push(
-      `| ${scenario.name} | ${variant} | ${((100 * falseShare) / RUNS).toFixed(1)}% | ` +
-        `${((100 * runsWithFalse) / RUNS).toFixed(1)}% | ` +
-        `${((100 * falseCalls) / (RUNS * nulls)).toFixed(2)}% | ` +
-        `${scenario.effects > 0 ? `${((100 * trueCalls) / (RUNS * scenario.effects)).toFixed(1)}%` : '-'} | ` +
-        `${(draws / (RUNS * UNITS)).toFixed(1)} |`,
+      `| ${scenario.name} | ${variant} | ${percent(falseShare / RUNS)} | ` +
+        `${percent(runsWithFalse / RUNS)} | ${percent(falseCalls / (RUNS * nulls), 2)} | ` +
+        `${effectsCalled} | ${(draws / (RUNS * UNITS)).toFixed(1)} |`,
     );
   }
 }
@@ -173,7 +177,8 @@ console.log(
 );
 console.log('');
 console.log(
-  '| scenario | calls | FDR (mean false share of calls) | runs with a false call | nulls called | effects called | draws per unit |',
+  '| scenario | calls | FDR (mean false share of calls) | runs with a false call | ' +
+    'nulls called | effects called | draws per unit |',
 );
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
 for (const row of rows) console.log(row);

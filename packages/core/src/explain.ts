@@ -26,6 +26,7 @@ import {
 } from './estimation/paper.ts';
 import { estimateZero } from './estimation/zero.ts';
 import { estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
+import { requireWholeRounds } from './estimation/sequential.ts';
 import { StatisticsRoute } from './estimation/statistics-route.ts';
 import { patchStrata, zeroPatchBank } from './patch-banks.ts';
 import { SeededRandom } from './random.ts';
@@ -141,17 +142,10 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       `${round} draws per round cannot be split evenly over ${strataCount} patch strata; give a multiple`,
     );
   }
-  // Refused before any pass: sampling takes whole rounds only (`sampleSequentially`).
-  for (const [name, draws] of [
-    ['samples', samples],
-    ['extraDraws', extraDraws],
-  ] as const) {
-    if (preset === 'fast' && !(Number.isInteger(draws / round) && draws >= 0)) {
-      throw new PdcrError(
-        name,
-        `${draws} is not a whole number of rounds of ${round} draws; give a multiple of ${round}`,
-      );
-    }
+  if (preset === 'fast') {
+    // Refused before any pass, not when sampling starts.
+    requireWholeRounds('samples', samples, round);
+    requireWholeRounds('extraDraws', extraDraws, round);
   }
 
   const grid = new BlockGrid(image.height, image.width, options.block.height, options.block.width);

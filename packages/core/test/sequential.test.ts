@@ -190,7 +190,7 @@ describe('sequential sampling', () => {
 
   it('refuses extra draws that are not whole rounds', async () => {
     await expect(sample(0, { extraDraws: 6 })).rejects.toThrow(
-      /^samples: 6 is not a whole number of rounds of 4 draws; give a multiple of 4$/,
+      /^extraDraws: 6 is not a whole number of rounds of 4 draws; give a multiple of 4$/,
     );
   });
 });

@@ -1,6 +1,7 @@
 import type * as OrtWeb from 'onnxruntime-web';
 import { ModelError, ModelOutputError } from '../errors.ts';
-import { nextTask, type ModelRunner, type OrtModule, type OrtRuntimes } from '../model-runner.ts';
+import { nextTask } from '../event-loop.ts';
+import type { ModelRunner, OrtModule, OrtRuntimes } from '../model-runner.ts';
 import { relaxModelShapes } from '../onnx-model.ts';
 import {
   candidateTensors,

@@ -1,6 +1,6 @@
 import type { BlockGrid, Region } from '@pdcr/kernels';
 import type { BatchEvaluator } from '../evaluator.ts';
-import { nextTask } from '../model-runner.ts';
+import { nextTask } from '../event-loop.ts';
 import type { SeededRandom } from '../random.ts';
 import type { BlockEffect } from '../result.ts';
 import { EffectTally } from '../statistics.ts';

@@ -102,6 +102,26 @@ function settle(tally: EffectTally, threshold: number, level: number): Settled {
 }
 
 /**
+ * Refuses draws that are not whole rounds (or are negative), naming the option they came from:
+ * a last round cut short would break the same draws for every unit.
+ */
+export function requireWholeRounds(name: string, draws: number, round: number): void {
+  if (Number.isInteger(draws / round) && draws >= 0) return;
+  throw new PdcrError(
+    name,
+    `${draws} is not a whole number of rounds of ${round} draws; give a multiple of ${round}`,
+  );
+}
+
+/**
+ * The two-sided level of each look at a unit's interval: the false discovery rate
+ * Bonferroni-split over the looks up to `maxDraws`.
+ */
+export function lookLevel(falseDiscoveryRate: number, maxDraws: number, round: number): number {
+  return 1 - falseDiscoveryRate / (maxDraws / round);
+}
+
+/**
  * Whether `tally`'s interval at `level` would lie beyond the dead zone [-t, t] after `draws` draws
  * in all, were its mean and spread to stay as they are: its half-width shrinks as the square root
  * of the draws.
@@ -162,22 +182,15 @@ export function benjaminiHochberg(pValues: readonly number[], q: number): Set<nu
 export async function sampleSequentially(options: SequentialSampling): Promise<SequentialOutcome> {
   const { units, threshold, round, maxDraws } = options;
   const extraDraws = options.extraDraws ?? 0;
-  for (const draws of [maxDraws, extraDraws]) {
-    if (!Number.isInteger(draws / round) || draws < 0) {
-      // Whole rounds only: a last round cut short would break the same draws for every unit.
-      throw new PdcrError(
-        'samples',
-        `${draws} is not a whole number of rounds of ${round} draws; give a multiple of ${round}`,
-      );
-    }
-  }
+  requireWholeRounds('samples', maxDraws, round);
+  requireWholeRounds('extraDraws', extraDraws, round);
   // Bonferroni over the looks up to `maxDraws`. The extra draws' looks are not in the split: up
   // to `maxDraws` every decision is what it would be without them, and past it they only decide
   // when a unit that would have stopped unsettled stops. They still add chances to settle, and
   // draws taken while a mean looks extreme: on effects known exactly they raised the false share
   // of calls by up to 5 points (`pnpm bench:calibration`).
   const looks = maxDraws / round;
-  const level = 1 - options.falseDiscoveryRate / looks;
+  const level = lookLevel(options.falseDiscoveryRate, maxDraws, round);
   const extendedLooks = (maxDraws + extraDraws) / round;
   const strata = options.strata ?? [Array.from({ length: options.poolSize }, (_, i) => i)];
   if (round % strata.length !== 0) {
