@@ -77,7 +77,8 @@ program
     new Option(
       '--preset <name>',
       "estimation preset: the paper's algorithm, its zero-occlusion ablation, or fast " +
-        '(exact-zero pruning, sequential sampling, calls at a nominal 5% false discovery rate)',
+        '(exact-zero pruning, sequential sampling, calls at a 5% false discovery rate that pays for ' +
+        'every look at the draws)',
     )
       .choices(['paper', 'zero', 'fast'])
       .default('fast'),
@@ -86,8 +87,8 @@ program
     '--samples <n>',
     `estimation draws per block (paper: ${PAPER_DEFAULTS.samples}; fast: ` +
       `${FAST_DEFAULTS.maxDraws}, a multiple of ${FAST_DEFAULTS.round}, or up to ` +
-      `${FAST_DEFAULTS.extraDrawFactor + 1}x that for a block that more draws could settle ` +
-      'as an effect)',
+      `${FAST_DEFAULTS.extraDrawFactor + 1}x that for a block that more draws could bring to ` +
+      'a call)',
     parseWholeNumber(1),
   )
   .option('--screen <n>', 'screening draws per block (paper: 3)', parseWholeNumber(1))

@@ -75,7 +75,7 @@ export interface ExplainOptions {
   readonly preset: Preset;
   /**
    * paper: estimation draws per block; fast: the draws after which a block stops unless more
-   * could settle it as an effect (up to `FAST_DEFAULTS.extraDrawFactor` times as many again).
+   * could bring it to a call (up to `FAST_DEFAULTS.extraDrawFactor` times as many again).
    */
   readonly samples?: number;
   readonly screen?: number;
@@ -89,7 +89,7 @@ export interface ExplainOptions {
   /** fast: joint draws per screening group. */
   readonly screenDraws?: number;
   /**
-   * fast: the most draws a block may take past `samples` where more could settle it as an effect,
+   * fast: the most draws a block may take past `samples` where more could bring it to a call,
    * a multiple of `round` (default `FAST_DEFAULTS.extraDrawFactor` times `samples`; 0: none).
    */
   readonly extraDraws?: number;

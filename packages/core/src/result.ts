@@ -63,12 +63,12 @@ export interface ExplanationResult {
   readonly parameters: {
     /**
      * paper: draws per block past its screen; fast: draws after which a block stops unless more
-     * could settle it as an effect.
+     * could bring it to a call.
      */
     readonly samples: number;
     /**
-     * fast: the most draws a block may take past `samples`, where they could settle it as an
-     * effect (`FAST_DEFAULTS.extraDrawFactor`); its `n` can then be above `samples`.
+     * fast: the most draws a block may take past `samples`, where they could bring it to a
+     * call (`FAST_DEFAULTS.extraDrawFactor`); its `n` can then be above `samples`.
      */
     readonly extraDraws?: number;
     readonly screen: number;

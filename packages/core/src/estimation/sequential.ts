@@ -31,14 +31,14 @@ export interface SequentialSampling {
   readonly maxDraws: number;
   /**
    * Draws a unit may take past `maxDraws`, in whole rounds. A unit that reaches `maxDraws`
-   * unsettled goes on, a round at a time, while its interval would settle beyond the dead zone
-   * by `maxDraws + extraDraws` if its mean and spread held; one that could not stops, so that
+   * uncalled and not settled at zero goes on, a round at a time, while it would be called by
+   * `maxDraws + extraDraws` if its mean and spread held; one that could not stops, so that
    * effects near the threshold, which no affordable sample settles, cost nothing more. Absent: 0.
    */
   readonly extraDraws?: number;
   /**
    * Units whose draws mostly cost no pass (blocks scored through the statistics route): their
-   * extra draws go on while their mean lies beyond the dead zone. The projection is left out for
+   * extra draws go on while their mean lies beyond the dead zone, until they are called. The projection is left out for
    * them: it takes the spread of the first draws as it is, and the few distinct Dice changes of
    * such a block often make that spread larger than its later draws show.
    */
@@ -68,13 +68,14 @@ export interface SequentialOutcome {
   readonly tallies: ReadonlyMap<number, EffectTally>;
   /**
    * Units whose estimate is final: all of them, or after an interruption those that had stopped
-   * before the round it cut short (settled, at the cap, or past it once more draws could no
-   * longer settle them).
+   * before the round it cut short (called, settled at zero, at the cap, or past it once more
+   * draws could no longer bring them to a call).
    */
   readonly finished: readonly number[];
   /**
-   * Finished units called significant by Benjamini-Hochberg, over the finished units alone: after
-   * an interruption the calls can differ from a complete run's.
+   * Finished units called significant by Benjamini-Hochberg on their p-values over the looks,
+   * over the finished units alone: after an interruption the calls can differ from a complete
+   * run's.
    */
   readonly significant: ReadonlySet<number>;
   /** Units of `screenFirst` that their first round settled at zero. */
@@ -82,23 +83,16 @@ export interface SequentialOutcome {
   readonly complete: boolean;
 }
 
-/** Which side of the dead zone [-t, t] a unit's interval has settled on, if any. */
-type Settled = 'effect' | 'zero' | null;
-
 /**
- * Where the `level` interval of `tally`'s mean lies against the dead zone [-t, t]. A unit
- * whose every draw left the score exactly unchanged is settled at zero, as the paper's screen
- * settles it, but only after a full round of draws.
+ * Whether the `level` interval of `tally`'s mean lies inside the dead zone [-t, t]. A unit whose
+ * every draw left the score exactly unchanged is settled at zero, as the paper's screen settles
+ * it, but only after a full round of draws.
  */
-function settle(tally: EffectTally, threshold: number, level: number): Settled {
-  if (tally.sumOfSquares === 0) return 'zero';
-  if (tally.degreesOfFreedom < 1) return null;
+function settledAtZero(tally: EffectTally, threshold: number, level: number): boolean {
+  if (tally.sumOfSquares === 0) return true;
+  if (tally.degreesOfFreedom < 1) return false;
   const halfWidth = tQuantile(1 - (1 - level) / 2, tally.degreesOfFreedom) * tally.standardError;
-  const low = tally.mean - halfWidth;
-  const high = tally.mean + halfWidth;
-  if (low > threshold || high < -threshold) return 'effect';
-  if (low >= -threshold && high <= threshold) return 'zero';
-  return null;
+  return tally.mean - halfWidth >= -threshold && tally.mean + halfWidth <= threshold;
 }
 
 /**
@@ -114,45 +108,77 @@ export function requireWholeRounds(name: string, draws: number, round: number): 
 }
 
 /**
- * The two-sided level of each look at a unit's interval: the false discovery rate
- * Bonferroni-split over the looks up to `maxDraws`.
+ * The two-sided level of the interval that settles a unit inside the dead zone: the false
+ * discovery rate Bonferroni-split over the looks up to `maxDraws`. Stopping there spends no error
+ * on calls, so it needs no share of it; the level only keeps effects from stopping by chance.
  */
-export function lookLevel(falseDiscoveryRate: number, maxDraws: number, round: number): number {
+function lookLevel(falseDiscoveryRate: number, maxDraws: number, round: number): number {
   return 1 - falseDiscoveryRate / (maxDraws / round);
 }
 
 /**
- * Whether `tally`'s interval at `level` would lie beyond the dead zone [-t, t] after `draws` draws
- * in all, were its mean and spread to stay as they are: its half-width shrinks as the square root
- * of the draws.
+ * Whether `tally`'s one-sided p-value (`pValueBeyondThreshold`) would be at most `alpha` after
+ * `draws` draws in all, were its mean and spread to stay as they are: its standard error shrinks
+ * as the square root of the draws.
  */
-function couldSettleAsEffect(
-  tally: EffectTally,
-  threshold: number,
-  level: number,
-  draws: number,
-): boolean {
+function couldReach(tally: EffectTally, threshold: number, alpha: number, draws: number): boolean {
   if (tally.degreesOfFreedom < 1 || tally.count >= draws) return false;
   const degrees = tally.degreesOfFreedom + draws - tally.count;
   const standardError = tally.standardError * Math.sqrt(tally.count / draws);
-  return Math.abs(tally.mean) - tQuantile(1 - (1 - level) / 2, degrees) * standardError > threshold;
+  return Math.abs(tally.mean) - tQuantile(1 - alpha, degrees) * standardError > threshold;
 }
+
+/**
+ * The share of the error each look at a unit's draws may spend on calling it (index: the look,
+ * one after each round, less one); the shares sum to 1 and a look with none calls nothing. The
+ * t quantiles of the early looks, with few degrees of freedom, grow fast as their share shrinks,
+ * while those of the later ones hardly move, so the shares go where a call saves the most draws:
+ * - the first look, whose t has 2 degrees of freedom under two strata, a token 0.1%: only a unit
+ *   whose draws all agree can be called there;
+ * - the look at half the cap, where most effects that can stop early do, 45%;
+ * - the other looks before the cap 5% between them, and those past it that can call (where the
+ *   draws have doubled since the cap, and the last) 20% between them;
+ * - the look at the cap, the rest.
+ * Chosen on the benchmark maps against an equal split and shares on every extra-draw look: it
+ * cost the fewest passes for the same calls (docs/benchmarks.md).
+ */
+export function lookWeights(maxDraws: number, extraDraws: number, round: number): number[] {
+  const looks = maxDraws / round;
+  const extendedLooks = (maxDraws + extraDraws) / round;
+  const half = looks >= 3 ? Math.round(looks / 2) : 0;
+  const otherEarly = Math.max(looks - 1 - (looks > 1 ? 1 : 0) - (half > 0 ? 1 : 0), 0);
+  const callsPastCap = (look: number) =>
+    look === extendedLooks || Number.isInteger(Math.log2(look / looks));
+  const pastCap = Array.from({ length: extendedLooks - looks }, (_, i) => looks + i + 1);
+  const callingPastCap = pastCap.filter(callsPastCap).length;
+  const early = Array.from({ length: looks - 1 }, (_, i) => {
+    const look = i + 1;
+    if (look === half) return HALF_CAP_SHARE;
+    if (look === 1) return FIRST_LOOK_SHARE;
+    return OTHER_EARLY_SHARE / otherEarly;
+  });
+  const extra = pastCap.map((look) => (callsPastCap(look) ? PAST_CAP_SHARE / callingPastCap : 0));
+  const spent = [...early, ...extra].reduce((sum, share) => sum + share, 0);
+  return [...early, 1 - spent, ...extra];
+}
+
+const FIRST_LOOK_SHARE = 0.001;
+const HALF_CAP_SHARE = 0.45;
+const OTHER_EARLY_SHARE = 0.05;
+const PAST_CAP_SHARE = 0.2;
 
 /**
  * p-value of "|ATE| <= t" against "|ATE| > t": the chance, at the least favourable null (ATE at
  * t or at -t), of a mean at least as far beyond the dead zone as the one seen, on either side.
- * It takes no account of the sequential stopping: a unit that stopped early because its draws
- * looked extreme keeps a p-value computed as if its sample size had been fixed. On effects known
- * exactly, Benjamini-Hochberg on these p-values at a nominal 5% gave a false discovery rate of
- * 4-5% with 80 null units of 100 spread across the dead zone, but 11-16% with them all on the
- * threshold, and 30% with every unit there, the worst case (`pnpm bench:calibration`); p-values
- * that pay for the looks bring those to 10-14% but call almost nothing in 16 draws.
+ * computed as if the sample size had been fixed, from the Student t: exact for normal draws, a
+ * little small in the far tail for others (1.7 times too often below 0.05% at 16 uniform draws,
+ * 2.9 times at 8). `sampleSequentially` pays for the looks on top of it. Without draws that
+ * differ there is no test (1), unless every draw was the same: then 0 beyond the dead zone.
  */
 export function pValueBeyondThreshold(tally: EffectTally, threshold: number): number {
   const distance = Math.abs(tally.mean);
-  if (tally.degreesOfFreedom < 1 || tally.standardError === 0) {
-    return distance > threshold ? 0 : 1;
-  }
+  if (tally.degreesOfFreedom < 1) return 1;
+  if (tally.standardError === 0) return distance > threshold ? 0 : 1;
   const degrees = tally.degreesOfFreedom;
   const se = tally.standardError;
   return Math.min(
@@ -172,33 +198,38 @@ export function benjaminiHochberg(pValues: readonly number[], q: number): Set<nu
 }
 
 /**
- * Sequential sampling in rounds with the same draws for every unit. A unit stops when its
- * interval (at the FDR level, Bonferroni-split over the rounds up to `maxDraws`) settles outside
- * the dead zone [-t, t] or inside it, or at `maxDraws` unless `extraDraws` could settle it as an
- * effect. Units are called significant by Benjamini-Hochberg over the one-sided tests of
- * |ATE| > t at a nominal `falseDiscoveryRate` (`pValueBeyondThreshold` says what it is in fact).
- * The `fast` preset samples blocks with it, the component analysis components.
+ * Sequential sampling in rounds with the same draws for every unit, with calls whose false
+ * discovery rate holds whatever the stopping.
+ *
+ * A unit's call rests on its p-value for |ATE| > t (`pValueBeyondThreshold`) at every look, each
+ * divided by that look's share of the error (`lookWeights`); the least of them is a p-value
+ * whatever rule chose the looks, since the chance that any one look falls that low is at most the
+ * sum of the shares times it (Bonferroni over the looks). Units are called by Benjamini-Hochberg on
+ * these at `falseDiscoveryRate`, which holds that rate for independent p-values or positively
+ * dependent ones, as the common draws make units that respond alike to a patch. As the least over the looks can only fall with more draws, a unit
+ * Benjamini-Hochberg rejects after a round stays rejected whatever the others draw: it stops then,
+ * called. A unit also stops when its interval (`lookLevel`) settles inside the dead zone [-t, t],
+ * or at `maxDraws` unless `extraDraws` could bring it to a call. The `fast` preset samples blocks with it, the component analysis
+ * components.
  */
 export async function sampleSequentially(options: SequentialSampling): Promise<SequentialOutcome> {
-  const { units, threshold, round, maxDraws } = options;
+  const { units, threshold, round, maxDraws, falseDiscoveryRate } = options;
   const extraDraws = options.extraDraws ?? 0;
   requireWholeRounds('samples', maxDraws, round);
   requireWholeRounds('extraDraws', extraDraws, round);
-  // Bonferroni over the looks up to `maxDraws`. The extra draws' looks are not in the split: up
-  // to `maxDraws` every decision is what it would be without them, and past it they only decide
-  // when a unit that would have stopped unsettled stops. They still add chances to settle, and
-  // draws taken while a mean looks extreme: on effects known exactly they raised the false share
-  // of calls by up to 5 points (`pnpm bench:calibration`).
   const looks = maxDraws / round;
-  const level = lookLevel(options.falseDiscoveryRate, maxDraws, round);
+  const level = lookLevel(falseDiscoveryRate, maxDraws, round);
   const extendedLooks = (maxDraws + extraDraws) / round;
+  const weights = lookWeights(maxDraws, extraDraws, round);
   const strata = options.strata ?? [Array.from({ length: options.poolSize }, (_, i) => i)];
   if (round % strata.length !== 0) {
     throw new RangeError(`a round of ${round} draws cannot be split over ${strata.length} strata`);
   }
-  const weights = strata.map((members) => members.length / options.poolSize);
-  const tallies = new Map(units.map((unit) => [unit, new EffectTally(weights)]));
-  const settled = new Map<number, Settled>();
+  const strataWeights = strata.map((members) => members.length / options.poolSize);
+  const tallies = new Map(units.map((unit) => [unit, new EffectTally(strataWeights)]));
+  // Each unit's least p-value over its looks, each divided by the look's share.
+  const pValues = new Map(units.map((unit) => [unit, 1]));
+  const atZero = new Set<number>();
   const screening = new Set(units.filter((unit) => options.screenFirst?.has(unit)));
   const screenedOut = new Set<number>();
   const rounds = new Map(units.map((unit) => [unit, screening.has(unit) ? -1 : 0]));
@@ -221,26 +252,41 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
     }
     for (const unit of active) {
       const tally = tallies.get(unit)!;
-      rounds.set(unit, rounds.get(unit)! + 1);
+      const look = rounds.get(unit)! + 1;
+      rounds.set(unit, look);
       if (screening.delete(unit)) {
         if (tally.sumOfSquares === 0) {
           screenedOut.add(unit);
-          settled.set(unit, 'zero');
         } else {
-          tallies.set(unit, new EffectTally(weights));
+          tallies.set(unit, new EffectTally(strataWeights));
         }
-      } else {
-        settled.set(unit, settle(tally, threshold, level));
+        continue;
+      }
+      if (settledAtZero(tally, threshold, level)) atZero.add(unit);
+      const weight = weights[look - 1]!;
+      if (weight > 0) {
+        const p = pValueBeyondThreshold(tally, threshold) / weight;
+        pValues.set(unit, Math.min(pValues.get(unit)!, p));
       }
     }
+    // Every unit that is not screened out is tested; the screens all end with the first round.
+    const tested = units.filter((unit) => !screenedOut.has(unit));
+    const called = benjaminiHochberg(
+      tested.map((unit) => pValues.get(unit)!),
+      falseDiscoveryRate,
+    );
+    const calledUnits = new Set(tested.filter((_, i) => called.has(i)));
+    // The p-value a unit must reach to be called, were the calls made now.
+    const cutoff = (falseDiscoveryRate * Math.max(calledUnits.size, 1)) / tested.length;
     active = active.filter((unit) => {
-      if (screenedOut.has(unit) || (settled.get(unit) ?? null) !== null) return false;
+      if (screenedOut.has(unit) || atZero.has(unit) || calledUnits.has(unit)) return false;
       const done = rounds.get(unit)!;
       if (done < looks) return true;
       if (done >= extendedLooks) return false;
       const tally = tallies.get(unit)!;
       if (options.inexpensive?.has(unit)) return Math.abs(tally.mean) > threshold;
-      return couldSettleAsEffect(tally, threshold, level, extendedLooks * round);
+      const alpha = cutoff * weights[extendedLooks - 1]!;
+      return couldReach(tally, threshold, alpha, extendedLooks * round);
     });
   }
 
@@ -249,8 +295,10 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
   const cutShort = new Set(complete ? [] : active);
   const finished = units.filter((unit) => !cutShort.has(unit));
   const tested = finished.filter((unit) => !screenedOut.has(unit));
-  const pValues = tested.map((unit) => pValueBeyondThreshold(tallies.get(unit)!, threshold));
-  const rejected = benjaminiHochberg(pValues, options.falseDiscoveryRate);
+  const rejected = benjaminiHochberg(
+    tested.map((unit) => pValues.get(unit)!),
+    falseDiscoveryRate,
+  );
   const significant = new Set(tested.filter((_, i) => rejected.has(i)));
   return { tallies, finished, significant, screenedOut, complete };
 }

@@ -97,7 +97,7 @@ export function reportHtml(
       'samples / screen / threshold',
       `${result.parameters.samples}` +
         (result.parameters.extraDraws
-          ? ` (+${result.parameters.extraDraws} where more could settle a block)`
+          ? ` (+${result.parameters.extraDraws} where more could bring a block to a call)`
           : '') +
         ` / ${result.parameters.screen} / ${result.parameters.threshold}`,
     ],
