@@ -48,6 +48,10 @@ describe('pdcr demo and its report', () => {
     expect(result.blocks).toHaveLength(240);
     expect(result.baseScore).toBeGreaterThan(80);
     expect(result.summary.negative).toBeGreaterThan(0);
+    // The error rate its calls are made at, in the result and in the report.
+    expect(result.parameters.falseDiscoveryRate).toBe(0.05);
+    const report = await readFile(path.join(folder, 'demo', 'report.html'), 'utf8');
+    expect(report).toContain('at a 5% false discovery rate (Benjamini-Hochberg');
   });
 
   it('renders the report in headless Chromium with no console errors and a map that is not blank', async (context) => {

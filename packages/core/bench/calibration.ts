@@ -161,7 +161,7 @@ for (const scenario of SCENARIOS) {
 
 console.log(
   `fast's calls on effects known exactly: ${UNITS} units, rounds of ${ROUND}, ${MAX_DRAWS} draws ` +
-    `(+${EXTRA_DRAWS} extra), threshold ${THRESHOLD}, nominal FDR ${100 * FDR}%, ${RUNS} runs`,
+    `(+${EXTRA_DRAWS} extra), threshold ${THRESHOLD}, FDR ${100 * FDR}%, ${RUNS} runs`,
 );
 console.log('');
 console.log(

@@ -131,6 +131,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
   const samples =
     options.samples ?? (preset === 'fast' ? FAST_DEFAULTS.maxDraws : PAPER_DEFAULTS.samples);
   const extraDraws = options.extraDraws ?? FAST_DEFAULTS.extraDrawFactor * samples;
+  const falseDiscoveryRate = options.falseDiscoveryRate ?? FAST_DEFAULTS.falseDiscoveryRate;
   const screen = options.screen ?? PAPER_DEFAULTS.screen;
   const threshold = options.threshold ?? PAPER_DEFAULTS.threshold;
   const round = options.round ?? FAST_DEFAULTS.round;
@@ -143,6 +144,12 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
     );
   }
   if (preset === 'fast') {
+    if (!(falseDiscoveryRate > 0 && falseDiscoveryRate < 1)) {
+      throw new PdcrError(
+        'falseDiscoveryRate',
+        `${falseDiscoveryRate} is not a rate; give one between 0 and 1 (0.05 for 5%)`,
+      );
+    }
     // Refused before any pass, not when sampling starts.
     requireWholeRounds('samples', samples, round);
     requireWholeRounds('extraDraws', extraDraws, round);
@@ -268,7 +275,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
               ...(strataCount > 1 ? { patchStrata: patchStrata(patchBank, strataCount) } : {}),
               maxDraws: samples,
               extraDraws,
-              falseDiscoveryRate: options.falseDiscoveryRate ?? FAST_DEFAULTS.falseDiscoveryRate,
+              falseDiscoveryRate,
               groupSide: options.groupSide ?? FAST_DEFAULTS.groupSide,
               screenDraws: options.screenDraws ?? FAST_DEFAULTS.screenDraws,
               random,
@@ -298,7 +305,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       },
       parameters: {
         samples: preset === 'zero' ? 1 : samples,
-        ...(preset === 'fast' ? { extraDraws } : {}),
+        ...(preset === 'fast' ? { extraDraws, falseDiscoveryRate } : {}),
         screen: preset === 'paper' ? screen : 0,
         threshold,
         preprocessing:

@@ -71,6 +71,12 @@ export interface ExplanationResult {
      * call (`FAST_DEFAULTS.extraDrawFactor`); its `n` can then be above `samples`.
      */
     readonly extraDraws?: number;
+    /**
+     * fast: the false discovery rate its calls are made at, by Benjamini-Hochberg on p-values
+     * that pay for every look at a block's draws; paper and zero call a block significant where
+     * its mean is at or beyond the threshold, at no stated error rate.
+     */
+    readonly falseDiscoveryRate?: number;
     readonly screen: number;
     readonly threshold: number;
     readonly preprocessing: string;

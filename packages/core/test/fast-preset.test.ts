@@ -120,6 +120,7 @@ describe('the fast preset', () => {
     );
     expect(reachedThroughStatistics).toHaveLength(26);
     expect(routed.parameters.preprocessing).toBe('zscore');
+    expect(routed.parameters.falseDiscoveryRate).toBe(FAST_DEFAULTS.falseDiscoveryRate);
   });
 
   it.for([
@@ -178,7 +179,7 @@ describe('the fast preset', () => {
     },
   );
 
-  it('refuses a cap on draws that is not a whole number of rounds, before any pass', async () => {
+  it('refuses draws that are not whole rounds, and a rate that is not one, before any pass', async () => {
     await withModel(async (model) => {
       let progressed = false;
       await expect(
@@ -187,6 +188,9 @@ describe('the fast preset', () => {
         /^samples: 10 is not a whole number of rounds of 4 draws; give a multiple of 4$/,
       );
       expect(progressed).toBe(false);
+      await expect(explain(options(model, { falseDiscoveryRate: 5 }))).rejects.toThrow(
+        /^falseDiscoveryRate: 5 is not a rate; give one between 0 and 1 \(0\.05 for 5%\)$/,
+      );
       await expect(explain(options(model, { extraDraws: 6 }))).rejects.toThrow(
         /^extraDraws: 6 is not a whole number of rounds of 4 draws; give a multiple of 4$/,
       );

@@ -101,6 +101,14 @@ export function reportHtml(
           : '') +
         ` / ${result.parameters.screen} / ${result.parameters.threshold}`,
     ],
+    [
+      'calls',
+      result.parameters.falseDiscoveryRate === undefined
+        ? `significant where the mean is at or beyond ${result.parameters.threshold}`
+        : `significant beyond ${result.parameters.threshold} at a ` +
+          `${100 * result.parameters.falseDiscoveryRate}% false discovery rate ` +
+          '(Benjamini-Hochberg, paying for every look at the draws)',
+    ],
     ['preprocessing', result.parameters.preprocessing],
     ['patch bank', `${result.parameters.patches} patches`],
     ['base score', result.baseScore.toFixed(4)],
