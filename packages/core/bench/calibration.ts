@@ -6,8 +6,8 @@
 // p-values that pay for every look. Each unit's effect per draw is taken from a pool of 1000
 // values whose mean is set exactly, so that which calls are false is known. The least favourable
 // null puts every mean exactly on the threshold (|ATE| = t: not an effect, and as near one as a
-// null can be), with effects spread uniformly, normally (where the t tests are exact) or as rare
-// flips; "mixed" adds 20 true effects at 3t, with the other 80 on the threshold or spread evenly
+// null can be), with effects spread uniformly, normally (where the t tests are exact), as pixel
+// flips in two draws of five or as rare flips; "mixed" adds 20 true effects at 3t, with the other 80 on the threshold or spread evenly
 // across the dead zone. Rows: the default (16 draws, then extra draws where a projection says
 // they could bring the unit to a call), no extra draws, and extra draws by the rule for blocks
 // scored through the statistics route (on while the mean lies beyond t).
@@ -39,13 +39,26 @@ function pool(shape: Shape, mean: number, random: SeededRandom): Float32Array {
       case 'rare':
         // Most draws change nothing, one in ten flips pixels: the Dice's own kind of effect.
         return i % 10 === 0 ? -10 * Math.abs(mean || THRESHOLD) : 0;
+      case 'flips':
+        // Two draws in five flip a pixel, each by the same amount, the others change nothing:
+        // the nuclei maps' commonest kind of block, where four draws alike are not rare. Which
+        // draws flip is each unit's own (shuffled below).
+        return i < (2 * POOL) / 5 ? -2.5 * Math.abs(mean || THRESHOLD) : 0;
     }
   });
+  if (shape === 'flips') {
+    for (let i = POOL - 1; i > 0; i--) {
+      const j = random.integer(i + 1);
+      [values[i], values[j]] = [values[j]!, values[i]!];
+    }
+  }
   const shift = mean - values.reduce((sum, value) => sum + value, 0) / POOL;
-  return Float32Array.from(values, (value) => value + (shape === 'rare' ? 0 : shift));
+  return Float32Array.from(values, (value) =>
+    shape === 'rare' || shape === 'flips' ? value : value + shift,
+  );
 }
 
-type Shape = 'spread' | 'normal' | 'rare';
+type Shape = 'spread' | 'normal' | 'rare' | 'flips';
 
 interface Scenario {
   readonly name: string;
@@ -66,6 +79,12 @@ const SCENARIOS: readonly Scenario[] = [
   {
     name: 'all on the threshold, normal effects',
     shape: 'normal',
+    effects: 0,
+    nulls: 'on the threshold',
+  },
+  {
+    name: 'all on the threshold, pixel flips',
+    shape: 'flips',
     effects: 0,
     nulls: 'on the threshold',
   },

@@ -26,7 +26,7 @@ import {
 } from './estimation/paper.ts';
 import { estimateZero } from './estimation/zero.ts';
 import { estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
-import { requireWholeRounds } from './estimation/sequential.ts';
+import { requireRate, requireWholeRounds } from './estimation/sequential.ts';
 import { StatisticsRoute } from './estimation/statistics-route.ts';
 import { patchStrata, zeroPatchBank } from './patch-banks.ts';
 import { SeededRandom } from './random.ts';
@@ -144,14 +144,9 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
     );
   }
   if (preset === 'fast') {
-    if (!(falseDiscoveryRate > 0 && falseDiscoveryRate < 1)) {
-      throw new PdcrError(
-        'falseDiscoveryRate',
-        `${falseDiscoveryRate} is not a rate; give one between 0 and 1 (0.05 for 5%)`,
-      );
-    }
     // Refused before any pass, not when sampling starts.
-    requireWholeRounds('samples', samples, round);
+    requireRate('falseDiscoveryRate', falseDiscoveryRate);
+    requireWholeRounds('samples', samples, round, 1);
     requireWholeRounds('extraDraws', extraDraws, round);
   }
 

@@ -155,7 +155,9 @@ describe('components of the nuclei U-Net on a crop of DSB2018', () => {
     for (const cut of cuts) {
       for (const name of cut) expect(tally(name)).toEqual(tally(cut[0]!));
     }
-    expect(new Set(cuts.map((cut) => tally(cut[0]!)[0])).size).toBe(cuts.length);
+    // The shallow cut differs from every deep one (the two deepest flip the same pixels on
+    // these four crops, so their tallies match).
+    for (const cut of cuts.slice(1)) expect(tally(cut[0]!)).not.toEqual(tally(cuts[0]![0]!));
 
     // Replacing the image's own full-resolution features by another crop's wrecks the RoI's
     // segmentation; replacing the deep path alone barely moves it.
@@ -170,6 +172,13 @@ describe('components of the nuclei U-Net on a crop of DSB2018', () => {
     expect(result.components[0]!.meanEffect).toBeLessThan(-30);
     expect(result.components[0]!.ciHigh).toBeLessThan(0);
     for (const name of deep.flat()) expect(Math.abs(tally(name)[0]!)).toBeLessThan(2);
+    // None of the deep cuts is called: two draws alike (+0.32 each, at the third cut) are not
+    // proof of an effect beyond the threshold, and are priced as the chance of two alike.
+    for (const name of deep.flat()) {
+      expect(result.components.find((effect) => effect.component === name)!.significant).toBe(
+        false,
+      );
+    }
     expect(result.forwardPasses).toBe(
       2 + 8 + 1 + result.components.reduce((sum, effect) => sum + effect.n, 0),
     );

@@ -185,9 +185,12 @@ describe('the fast preset', () => {
       await expect(
         explain(options(model, { samples: 10, onProgress: () => (progressed = true) })),
       ).rejects.toThrow(
-        /^samples: 10 is not a whole number of rounds of 4 draws; give a multiple of 4$/,
+        /^samples: 10 is not a whole number of rounds of 4 draws, at least 4; give a multiple of 4, at least 4$/,
       );
       expect(progressed).toBe(false);
+      await expect(explain(options(model, { samples: 0 }))).rejects.toThrow(
+        /^samples: 0 is not a whole number of rounds of 4 draws, at least 4; give a multiple of 4, at least 4$/,
+      );
       await expect(explain(options(model, { falseDiscoveryRate: 5 }))).rejects.toThrow(
         /^falseDiscoveryRate: 5 is not a rate; give one between 0 and 1 \(0\.05 for 5%\)$/,
       );

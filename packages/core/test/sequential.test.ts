@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   lookWeights,
+  pValueBeyondThreshold,
   sampleSequentially,
   type SequentialSampling,
 } from '../src/estimation/sequential.ts';
 import { SeededRandom } from '../src/random.ts';
+import { EffectTally } from '../src/statistics.ts';
 
 const POOL = 100;
 const THRESHOLD = 0.02;
@@ -21,9 +23,20 @@ const EFFECTS: readonly ((draw: number) => number)[] = [
   (draw) => (draw % 4 === 0 ? -0.4 : ((draw % 7) - 3) * 0.004),
   (draw) => -0.025 + ((draw % 5) - 2) * 0.02,
   () => 0,
+  // A strong effect, far beyond the threshold with little spread: called before the cap.
+  (draw) => -0.15 + ((draw % 3) - 1) * 0.01,
 ];
 const UNITS = [0, 1, 2];
 const [RARE, NEAR, NONE] = UNITS as [number, number, number];
+const STRONG = 3;
+/** The level of the interval that settles a unit at zero: the FDR split over the looks to the cap. */
+const ZERO_LEVEL = 1 - 0.05 / (MAX_DRAWS / 4);
+
+/** Whether `tally` had settled inside the dead zone, as the sampler decides it. */
+function settledAtZero(tally: EffectTally): boolean {
+  const { low, high } = tally.interval(ZERO_LEVEL);
+  return tally.sumOfSquares === 0 || (low >= -THRESHOLD && high <= THRESHOLD);
+}
 
 async function sample(seed: number, extra: Partial<SequentialSampling> = {}) {
   const plans: number[] = [];
@@ -100,8 +113,6 @@ describe('sequential sampling', () => {
   });
 
   it('gives inexpensive units extra draws while their mean lies beyond the threshold', async () => {
-    // The level each look is taken at: the FDR split over the four looks up to the cap.
-    const level = 1 - 0.05 / (MAX_DRAWS / 4);
     let extraOnNear = 0;
     for (const seed of SEEDS) {
       const plain = await sample(seed);
@@ -112,16 +123,19 @@ describe('sequential sampling', () => {
       });
       const before = plain.tallies.get(NEAR)!;
       const after = inexpensive.tallies.get(NEAR)!;
-      const { low, high } = before.interval(level);
-      const unsettled = low <= THRESHOLD && high >= -THRESHOLD;
-      if (before.count === MAX_DRAWS && unsettled && Math.abs(before.mean) > THRESHOLD) {
-        expect(after.count).toBeGreaterThan(MAX_DRAWS);
+      const calledAtCap = plain.significant.has(NEAR);
+      if (before.count === MAX_DRAWS && !calledAtCap && !settledAtZero(before)) {
+        // Uncalled and unsettled at the cap: it goes on while its mean lies beyond the threshold.
+        expect(after.count > MAX_DRAWS).toBe(Math.abs(before.mean) > THRESHOLD);
       }
       if (after.count > MAX_DRAWS && after.count < MAX_DRAWS + EXTRA_DRAWS) {
-        // It stopped early: settled, or its mean came back within the threshold.
-        const end = after.interval(level);
-        const settled = end.low > THRESHOLD || end.high < -THRESHOLD;
-        expect(settled || Math.abs(after.mean) <= THRESHOLD).toBe(true);
+        // It stopped before the end of its extra draws: called, settled at zero, or its mean
+        // came back within the threshold.
+        expect(
+          inexpensive.significant.has(NEAR) ||
+            settledAtZero(after) ||
+            Math.abs(after.mean) <= THRESHOLD,
+        ).toBe(true);
       }
       expect(after.count).toBeGreaterThanOrEqual(projected.tallies.get(NEAR)!.count);
       extraOnNear += after.count - projected.tallies.get(NEAR)!.count;
@@ -181,13 +195,12 @@ describe('sequential sampling', () => {
         expect(count).toBeLessThanOrEqual(MAX_DRAWS + EXTRA_DRAWS);
         expect(count % 4).toBe(0);
       }
-      // An inexpensive unit that stopped between the cap and the end of its extra draws had
-      // settled, or its mean had come back within the threshold.
+      // An inexpensive unit that stopped between the cap and the end of its extra draws was
+      // called, had settled at zero, or its mean had come back within the threshold.
       const rare = screened.tallies.get(RARE)!;
       if (rare.count > MAX_DRAWS && rare.count < MAX_DRAWS + EXTRA_DRAWS) {
-        const end = rare.interval(1 - 0.05 / (MAX_DRAWS / 4));
         expect(
-          end.low > THRESHOLD || end.high < -THRESHOLD || Math.abs(rare.mean) <= THRESHOLD,
+          screened.significant.has(RARE) || settledAtZero(rare) || Math.abs(rare.mean) <= THRESHOLD,
         ).toBe(true);
       }
     }
@@ -225,18 +238,34 @@ describe('sequential sampling', () => {
   });
 
   it('calls every unit it stopped for an effect, and calls none it stopped inside the dead zone', async () => {
+    const units = [...UNITS, STRONG];
+    let calledEarly = 0;
     for (const seed of SEEDS) {
-      const outcome = await sample(seed, { extraDraws: EXTRA_DRAWS });
-      for (const unit of UNITS) {
+      const outcome = await sample(seed, { units, extraDraws: EXTRA_DRAWS });
+      for (const unit of units) {
         const tally = outcome.tallies.get(unit)!;
         const stoppedEarly = tally.count < MAX_DRAWS;
-        const { low, high } = tally.interval(1 - 0.05 / (MAX_DRAWS / 4));
-        const insideDeadZone = tally.sumOfSquares === 0 || (low >= -THRESHOLD && high <= THRESHOLD);
         // A unit stops before the cap only at zero or called: a call made after a round holds.
-        if (stoppedEarly) expect(outcome.significant.has(unit)).toBe(!insideDeadZone);
-        if (insideDeadZone) expect(outcome.significant.has(unit)).toBe(false);
+        if (stoppedEarly) expect(outcome.significant.has(unit)).toBe(!settledAtZero(tally));
+        if (settledAtZero(tally)) expect(outcome.significant.has(unit)).toBe(false);
+        if (stoppedEarly && outcome.significant.has(unit)) calledEarly++;
       }
+      expect(outcome.significant.has(STRONG)).toBe(true);
     }
+    // The strong effect is called at half the cap in every seed, the others never early.
+    expect(calledEarly).toBe(SEEDS.length);
+  });
+
+  it('prices draws all alike by the chance of as many alike under the null, not as certain', () => {
+    const tally = new EffectTally();
+    // Four one-pixel flips of -0.05 and nothing else: no spread for a t test to use.
+    for (let i = 0; i < 4; i++) tally.add(1, -0.05, 0.05 * 0.05);
+    expect(tally.standardError).toBe(0);
+    expect(pValueBeyondThreshold(tally, THRESHOLD)).toBeCloseTo(0.4 ** 4, 12);
+    // Alike but inside the dead zone: no evidence of an effect at all.
+    const small = new EffectTally();
+    for (let i = 0; i < 8; i++) small.add(1, 0.01, 0.01 * 0.01);
+    expect(pValueBeyondThreshold(small, THRESHOLD)).toBe(1);
   });
 
   it('keeps its false discovery rate where every unit lies on the threshold and the t tests are exact', async () => {
@@ -244,8 +273,7 @@ describe('sequential sampling', () => {
     // near one as a unit that is not can be. Every call is false, so the false discovery rate is
     // the share of runs with any call: 8 of these 200. Calls on each unit's last p-value alone,
     // blind to the stopping (the rule before this one), made a false call in 31 of them.
-    const units = Array.from({ length: 50 }, (_, unit) => unit);
-    const pools = units.map((unit) => {
+    const pools = Array.from({ length: 50 }, (_, unit) => {
       const random = new SeededRandom(1000 + unit);
       const uniform = () => (random.integer(1_000_000) + 0.5) / 1_000_000;
       const values = Array.from(
@@ -255,31 +283,57 @@ describe('sequential sampling', () => {
       const shift = -THRESHOLD - values.reduce((sum, value) => sum + value, 0) / values.length;
       return values.map((value) => value + shift);
     });
-    const runs = 200;
-    let runsWithCalls = 0;
-    for (let seed = 0; seed < runs; seed++) {
-      const outcome = await sampleSequentially({
-        units,
-        poolSize: 1000,
-        threshold: THRESHOLD,
-        round: 4,
-        maxDraws: MAX_DRAWS,
-        extraDraws: EXTRA_DRAWS,
-        falseDiscoveryRate: 0.05,
-        random: new SeededRandom(seed),
-        runRound: (active, draws, tallies) => {
-          for (const unit of active) {
-            for (const draw of draws) {
-              const effect = pools[unit]![draw]!;
-              tallies.get(unit)!.add(1, effect, effect * effect);
-            }
-          }
-          return Promise.resolve(true);
-        },
-      });
-      if (outcome.significant.size > 0) runsWithCalls++;
-    }
     // 5% of 200 runs is 10; two binomial standard errors above it is 16.
-    expect(runsWithCalls).toBeLessThanOrEqual(16);
+    expect(await runsWithCalls(pools, 200)).toBeLessThanOrEqual(16);
+  });
+
+  it('keeps its false discovery rate where the draws are pixel flips, four alike not rare', async () => {
+    // 100 units on the threshold whose draws flip a pixel (-2.5 t) in two of five and change
+    // nothing otherwise: some unit's first draws are all flips in nearly every run. Priced as
+    // the chance of as many alike, they gave a false call in 10 of these 200 runs; taken as
+    // certain (p = 0), in 191.
+    const pools = Array.from({ length: 100 }, (_, unit) => {
+      // Exactly two in five of the pool flip, so that the mean is -t; which ones, each unit's own.
+      const random = new SeededRandom(2000 + unit);
+      const pool = Array.from({ length: 1000 }, (_, draw) => (draw < 400 ? -2.5 * THRESHOLD : 0));
+      for (let i = pool.length - 1; i > 0; i--) {
+        const j = random.integer(i + 1);
+        [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+      }
+      return pool;
+    });
+    expect(await runsWithCalls(pools, 200)).toBeLessThanOrEqual(16);
   });
 });
+
+/**
+ * Over `runs` seeds, the runs in which sequential sampling called any unit, each unit's effect
+ * for each draw of the pool given by `pools` (unit, then draw).
+ */
+async function runsWithCalls(pools: readonly (readonly number[])[], runs: number) {
+  const units = pools.map((_, unit) => unit);
+  let withCalls = 0;
+  for (let seed = 0; seed < runs; seed++) {
+    const outcome = await sampleSequentially({
+      units,
+      poolSize: pools[0]!.length,
+      threshold: THRESHOLD,
+      round: 4,
+      maxDraws: MAX_DRAWS,
+      extraDraws: EXTRA_DRAWS,
+      falseDiscoveryRate: 0.05,
+      random: new SeededRandom(seed),
+      runRound: (active, draws, tallies) => {
+        for (const unit of active) {
+          for (const draw of draws) {
+            const effect = pools[unit]![draw]!;
+            tallies.get(unit)!.add(1, effect, effect * effect);
+          }
+        }
+        return Promise.resolve(true);
+      },
+    });
+    if (outcome.significant.size > 0) withCalls++;
+  }
+  return withCalls;
+}

@@ -11,7 +11,7 @@ import { ModelOutputError } from '../errors.ts';
 import type { OutcomeOptions } from '../explain.ts';
 import type { EstimationProgress } from '../estimation/paper.ts';
 import { FAST_DEFAULTS } from '../estimation/fast.ts';
-import { sampleSequentially } from '../estimation/sequential.ts';
+import { requireRate, sampleSequentially } from '../estimation/sequential.ts';
 import { cropPlane } from '../image-adaptation.ts';
 import type { ModelRunner, OrtRuntimes } from '../model-runner.ts';
 import { SeededRandom } from '../random.ts';
@@ -111,6 +111,7 @@ export async function analyseComponents(
       : { samples: 1, round: 1 };
   const threshold = options.threshold ?? COMPONENT_DEFAULTS.threshold;
   const falseDiscoveryRate = options.falseDiscoveryRate ?? COMPONENT_DEFAULTS.falseDiscoveryRate;
+  if (intervention === 'resample') requireRate('falseDiscoveryRate', falseDiscoveryRate);
   const passes = { probe: 0, natural: 0, base: 0, estimate: 0 };
   let done = 0;
   let planned = 0;

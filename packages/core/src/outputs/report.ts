@@ -13,6 +13,11 @@ function base64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
+/** A rate as a percentage, without the float's noise: 0.07 gives 7%, 0.0125 gives 1.25%. */
+function percent(rate: number): string {
+  return `${Number((100 * rate).toPrecision(6))}%`;
+}
+
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -106,7 +111,7 @@ export function reportHtml(
       result.parameters.falseDiscoveryRate === undefined
         ? `significant where the mean is at or beyond ${result.parameters.threshold}`
         : `significant beyond ${result.parameters.threshold} at a ` +
-          `${100 * result.parameters.falseDiscoveryRate}% false discovery rate ` +
+          `${percent(result.parameters.falseDiscoveryRate)} false discovery rate ` +
           '(Benjamini-Hochberg, paying for every look at the draws)',
     ],
     ['preprocessing', result.parameters.preprocessing],
