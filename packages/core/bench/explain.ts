@@ -7,7 +7,8 @@
 // takes: `--reference-minutes M` spends up to M minutes extending references before the table.
 // `--only KEY` runs one configuration, `--preset NAME` one preset, `--reference-only` none;
 // `--reference-rounds N` stops every reference at N rounds; `--check-window` only checks the
-// reference's window (below) against whole-image runs; `--save DIR` keeps each preset's result.
+// reference's window (below) against whole-image runs; `--save DIR` keeps each preset's result;
+// `--check-route` runs every draw the statistics route infers as well, and counts the wrong ones.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -395,6 +396,7 @@ async function runPreset(scene: Scene, preset: Preset): Promise<ExplanationResul
     outcome: { activation: 'sigmoid', classIndex: 0, binarize: 0.5, metric: 'hardDice' },
     preset,
     seed: 0,
+    ...(checkRoute ? { checkStatisticsRoute: true } : {}),
   });
 }
 
@@ -410,6 +412,10 @@ const presets: readonly Preset[] = process.argv.includes('--reference-only')
     ? [process.argv[process.argv.indexOf('--preset') + 1] as Preset]
     : ['paper', 'fast'];
 const deadline = performance.now() + referenceMinutes * 60_000;
+// `--check-route`: run every draw the statistics route infers as well, and print how many runs
+// gave another score (the table's passes and seconds then include those runs).
+const checkRoute = process.argv.includes('--check-route');
+const routeChecks: string[] = [];
 // `--check-window`: check each configuration's window against whole-image runs, and stop.
 const checkOnly = process.argv.includes('--check-window');
 // `--reference-rounds N`: extend no reference past N rounds (to recompute a few and compare).
@@ -452,6 +458,13 @@ for (const config of CONFIGS.filter((candidate) => !only || candidate.key === on
         `${JSON.stringify(result)}\n`,
       );
     }
+    const route = result.statisticsRoute;
+    if (route?.drawsChecked !== undefined) {
+      routeChecks.push(
+        `${config.key} ${preset}: ${route.drawsWrong} of ${route.drawsChecked} inferred draws ` +
+          `scored otherwise when run (${route.drawsRun} run, ${route.blocks} blocks)`,
+      );
+    }
     const ates = result.blocks.map((block) => block.ate);
     const agree =
       result.blocks.filter((block, i) => block.significant === referenceCalls[i]).length /
@@ -480,4 +493,6 @@ console.log(
 );
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const row of rows) console.log(row);
+if (routeChecks.length > 0)
+  console.log(['', 'statistics route checked:', ...routeChecks].join('\n'));
 process.exit(0);

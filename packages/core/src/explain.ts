@@ -25,7 +25,7 @@ import {
   type ProvisionalEffect,
 } from './estimation/paper.ts';
 import { estimateZero } from './estimation/zero.ts';
-import { estimateFast, FAST_DEFAULTS } from './estimation/fast.ts';
+import { estimateFast, FAST_DEFAULTS, routeExtraDraws } from './estimation/fast.ts';
 import { requireRate, requireWholeRounds } from './estimation/sequential.ts';
 import { StatisticsRoute } from './estimation/statistics-route.ts';
 import { patchStrata, zeroPatchBank } from './patch-banks.ts';
@@ -102,6 +102,12 @@ export interface ExplainOptions {
    * every draw of every block is run.
    */
   readonly statisticsRoute?: boolean;
+  /**
+   * fast, with the statistics route: run every draw it infers as well, and report in
+   * `result.statisticsRoute` how many runs gave another score. For measuring the route on a
+   * model: every far draw is then run, and those runs count as forward passes.
+   */
+  readonly checkStatisticsRoute?: boolean;
   /**
    * fast: strata the patch bank is split into by brightness, each drawn from equally in every
    * round (1: none); must divide `round`.
@@ -235,6 +241,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       statisticsRoute = new StatisticsRoute({
         evaluator,
         source,
+        ...(options.checkStatisticsRoute ? { check: true } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
     }
@@ -301,6 +308,9 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       parameters: {
         samples: preset === 'zero' ? 1 : samples,
         ...(preset === 'fast' ? { extraDraws, falseDiscoveryRate } : {}),
+        ...(statisticsRoute && extraDraws > 0
+          ? { routeExtraDraws: routeExtraDraws(extraDraws) }
+          : {}),
         screen: preset === 'paper' ? screen : 0,
         threshold,
         preprocessing:
@@ -325,6 +335,12 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
               blocks: statisticsRoute.blocks.size,
               drawsRun: statisticsRoute.drawsRun,
               drawsInferred: statisticsRoute.drawsInferred,
+              ...(options.checkStatisticsRoute
+                ? {
+                    drawsChecked: statisticsRoute.drawsChecked,
+                    drawsWrong: statisticsRoute.drawsWrong,
+                  }
+                : {}),
             },
           }
         : {}),

@@ -72,6 +72,11 @@ export interface ExplanationResult {
      */
     readonly extraDraws?: number;
     /**
+     * fast with the statistics route: the most draws past `samples` a block scored through it
+     * may take, while its mean lies beyond the threshold (`FAST_DEFAULTS.routeExtraDrawMultiple`).
+     */
+    readonly routeExtraDraws?: number;
+    /**
      * fast: the false discovery rate its calls are made at, by Benjamini-Hochberg on p-values
      * that pay for every look at a block's draws; paper and zero call a block significant where
      * its mean is at or beyond the threshold, at no stated error rate.
@@ -106,6 +111,9 @@ export interface ExplanationResult {
     readonly blocks: number;
     readonly drawsRun: number;
     readonly drawsInferred: number;
+    /** Under `checkStatisticsRoute`: inferred draws run as well, and those whose run differed. */
+    readonly drawsChecked?: number;
+    readonly drawsWrong?: number;
   };
   /** False when the run was interrupted: `blocks` then lists only the blocks it finished. */
   readonly complete: boolean;

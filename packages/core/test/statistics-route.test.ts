@@ -125,6 +125,23 @@ describe('the statistics route', () => {
       expect(moved).toBeGreaterThan(total / 4);
       expect(route.drawsRun + route.drawsInferred).toBe(total);
       expect(route.drawsRun).toBeLessThan(total / 2);
+      expect(route.drawsChecked).toBe(0);
+
+      // Checked: the same scores, every inferred draw run as well, and none of them wrong.
+      const checked = new StatisticsRoute({ evaluator, source, check: true });
+      const passes = evaluator.forwardPasses;
+      for (let round = 0; round < 3; round++) {
+        const batch = draws(round);
+        const again = (await checked.score(batch))!;
+        const plain = (await new StatisticsRoute({ evaluator, source }).score(batch))!;
+        expect([...again]).toEqual([...plain]);
+      }
+      expect(checked.drawsInferred).toBeGreaterThan(total / 2);
+      expect(checked.drawsChecked).toBe(checked.drawsInferred);
+      expect(checked.drawsWrong).toBe(0);
+      expect(evaluator.forwardPasses - passes).toBeGreaterThanOrEqual(
+        checked.drawsRun + checked.drawsChecked,
+      );
     });
   });
 
@@ -192,6 +209,17 @@ describe('the statistics route', () => {
       });
       expect(routed.statisticsRoute!.drawsRun + routed.statisticsRoute!.drawsInferred).toBe(draws);
       expect(run.statisticsRoute).toBeUndefined();
+      // Checked, the map is the same, and the result says how many inferred draws were run.
+      const checked = await explain({ ...options, checkStatisticsRoute: true });
+      expect(measured(checked)).toEqual(measured(run));
+      expect(checked.statisticsRoute).toEqual({
+        ...routed.statisticsRoute,
+        drawsChecked: routed.statisticsRoute!.drawsInferred,
+        drawsWrong: 0,
+      });
+      expect(checked.forwardPasses).toBe(
+        routed.forwardPasses + routed.statisticsRoute!.drawsInferred,
+      );
     });
   });
 
@@ -221,11 +249,16 @@ describe('the statistics route', () => {
       expect(extended.parameters.extraDraws).toBe(
         FAST_DEFAULTS.extraDrawFactor * FAST_DEFAULTS.maxDraws,
       );
+      // Every block here is scored through the route, which gives them a longer horizon.
+      expect(extended.parameters.routeExtraDraws).toBe(
+        FAST_DEFAULTS.routeExtraDrawMultiple * extended.parameters.extraDraws!,
+      );
       expect(Math.max(...extended.blocks.map((block) => block.n))).toBeGreaterThan(
         FAST_DEFAULTS.maxDraws,
       );
       const capped = await explain({ ...mixedScene(model), extraDraws: 0 });
       expect(capped.parameters.extraDraws).toBe(0);
+      expect(capped.parameters.routeExtraDraws).toBeUndefined();
       expect(Math.max(...capped.blocks.map((block) => block.n))).toBe(FAST_DEFAULTS.maxDraws);
     });
   });

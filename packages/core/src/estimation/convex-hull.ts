@@ -42,8 +42,13 @@ class Projector {
   private count = 0;
   /** Each vertex less the point, vertex by vertex. */
   private relative = new Float64Array(0);
-  /** Inner products of the relative vertices, scaled so that the farthest has norm one. */
+  /**
+   * Inner products of the relative vertices, scaled so that the farthest has norm one: row i
+   * (each vertex's product with vertex i) once `filled[i]`.
+   */
   private gram = new Float64Array(0);
+  private filled = new Uint8Array(0);
+  private largest = 1;
   /** The current face: its vertices and their weights, `size` of them. */
   private face = new Int32Array(0);
   private faceWeights = new Float64Array(0);
@@ -58,31 +63,29 @@ class Projector {
     const count = vertices.length;
     if (count === 0) throw new RangeError('a convex hull needs at least one vertex');
     this.fit(dimensions, count);
-    const { relative, gram, face, faceWeights, along } = this;
+    const { relative, gram, face, faceWeights, along, filled } = this;
     for (let i = 0; i < count; i++) {
       const vertex = vertices[i]!;
       for (let d = 0; d < dimensions; d++) relative[i * dimensions + d] = vertex[d]! - point[d]!;
     }
+    // Only the diagonal now: a row of the Gram matrix is filled when its vertex joins the face,
+    // and a face has at most d + 2 vertices, so most of a large hull's rows are never needed.
     let largest = 0;
     let first = 0;
     for (let i = 0; i < count; i++) {
-      for (let j = 0; j <= i; j++) {
-        let sum = 0;
-        for (let d = 0; d < dimensions; d++) {
-          sum += relative[i * dimensions + d]! * relative[j * dimensions + d]!;
-        }
-        gram[i * count + j] = sum;
-        gram[j * count + i] = sum;
-      }
-      const norm = gram[i * count + i]!;
+      let norm = 0;
+      for (let d = 0; d < dimensions; d++) norm += relative[i * dimensions + d]! ** 2;
+      along[i] = norm;
       largest = Math.max(largest, norm);
-      if (norm < gram[first * count + first]!) first = i;
+      if (norm < along[first]!) first = i;
     }
     face[0] = first;
     faceWeights[0] = 1;
     this.size = 1;
-    if (gram[first * count + first] === 0) return 0;
-    for (let i = 0; i < count * count; i++) gram[i]! /= largest;
+    if (along[first] === 0) return 0;
+    this.largest = largest;
+    filled.fill(0, 0, count);
+    this.fill(first, dimensions, count);
 
     // Each step strictly shortens the distance and no face recurs: a bound for rounding alone.
     for (let step = 0; step < 8 * count + 16; step++) {
@@ -102,6 +105,7 @@ class Projector {
       let onFace = false;
       for (let f = 0; f < size; f++) onFace ||= face[f] === entering;
       if (onFace) break;
+      this.fill(entering, dimensions, count);
       face[size] = entering;
       faceWeights[size] = 0;
       size++;
@@ -143,6 +147,20 @@ class Projector {
     return this.distance(dimensions);
   }
 
+  /** Row `i` of the scaled Gram matrix, unless it is filled already. */
+  private fill(i: number, dimensions: number, count: number): void {
+    if (this.filled[i]) return;
+    const { relative, gram, largest } = this;
+    for (let j = 0; j < count; j++) {
+      let sum = 0;
+      for (let d = 0; d < dimensions; d++) {
+        sum += relative[i * dimensions + d]! * relative[j * dimensions + d]!;
+      }
+      gram[i * count + j] = sum / largest;
+    }
+    this.filled[i] = 1;
+  }
+
   /** The weights of the last projection's face, on every vertex. */
   weights(count: number): Float64Array {
     const weights = new Float64Array(count);
@@ -169,6 +187,7 @@ class Projector {
     this.count = Math.max(count, this.count);
     this.relative = new Float64Array(this.count * this.dimensions);
     this.gram = new Float64Array(this.count * this.count);
+    this.filled = new Uint8Array(this.count);
     this.face = new Int32Array(this.dimensions + 2);
     this.faceWeights = new Float64Array(this.dimensions + 2);
     this.along = new Float64Array(this.count);

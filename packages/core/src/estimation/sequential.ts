@@ -38,11 +38,16 @@ export interface SequentialSampling {
   readonly extraDraws?: number;
   /**
    * Units whose draws mostly cost no pass (blocks scored through the statistics route): their
-   * extra draws go on while their mean lies beyond the dead zone, until they are called. The projection is left out for
-   * them: it takes the spread of the first draws as it is, and the few distinct Dice changes of
-   * such a block often make that spread larger than its later draws show.
+   * extra draws go on while their mean lies beyond the dead zone, until they are called. The
+   * projection is left out for them: it takes the spread of the first draws as it is, and the few
+   * distinct Dice changes of such a block often make that spread larger than its later draws show.
    */
   readonly inexpensive?: ReadonlySet<number>;
+  /**
+   * Draws an inexpensive unit may take past `maxDraws`, in whole rounds; absent: `extraDraws`.
+   * Their looks have shares of their own (`lookWeights` over their longer horizon).
+   */
+  readonly inexpensiveExtraDraws?: number;
   readonly falseDiscoveryRate: number;
   /** The generator of the draws, used for nothing else. */
   readonly random: SeededRandom;
@@ -236,13 +241,24 @@ export function benjaminiHochberg(pValues: readonly number[], q: number): Set<nu
 export async function sampleSequentially(options: SequentialSampling): Promise<SequentialOutcome> {
   const { units, threshold, round, maxDraws, falseDiscoveryRate } = options;
   const extraDraws = options.extraDraws ?? 0;
+  const inexpensiveExtraDraws = options.inexpensiveExtraDraws ?? extraDraws;
   requireWholeRounds('samples', maxDraws, round, 1);
   requireWholeRounds('extraDraws', extraDraws, round);
+  requireWholeRounds('inexpensiveExtraDraws', inexpensiveExtraDraws, round);
   requireRate('falseDiscoveryRate', falseDiscoveryRate);
   const looks = maxDraws / round;
   const level = lookLevel(falseDiscoveryRate, maxDraws, round);
-  const extendedLooks = (maxDraws + extraDraws) / round;
-  const weights = lookWeights(maxDraws, extraDraws, round);
+  const inexpensive = options.inexpensive ?? new Set<number>();
+  // The last look each unit may take, and the share of the error each of its looks has.
+  const ordinary = {
+    last: (maxDraws + extraDraws) / round,
+    weights: lookWeights(maxDraws, extraDraws, round),
+  };
+  const cheap = {
+    last: (maxDraws + inexpensiveExtraDraws) / round,
+    weights: lookWeights(maxDraws, inexpensiveExtraDraws, round),
+  };
+  const horizon = (unit: number) => (inexpensive.has(unit) ? cheap : ordinary);
   const strata = options.strata ?? [Array.from({ length: options.poolSize }, (_, i) => i)];
   if (round % strata.length !== 0) {
     throw new RangeError(`a round of ${round} draws cannot be split over ${strata.length} strata`);
@@ -264,7 +280,8 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
       return members[options.random.integer(members.length)]!;
     });
     const roundsLeft = active.reduce(
-      (sum, unit) => sum + (rounds.get(unit)! < looks ? looks : extendedLooks) - rounds.get(unit)!,
+      (sum, unit) =>
+        sum + (rounds.get(unit)! < looks ? looks : horizon(unit).last) - rounds.get(unit)!,
       0,
     );
     options.onPlan?.(roundsLeft * round);
@@ -285,7 +302,7 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
         continue;
       }
       if (settledAtZero(tally, threshold, level)) atZero.add(unit);
-      const weight = weights[look - 1]!;
+      const weight = horizon(unit).weights[look - 1]!;
       if (weight > 0) {
         const p = pValueBeyondThreshold(tally, threshold) / weight;
         pValues.set(unit, Math.min(pValues.get(unit)!, p));
@@ -305,11 +322,11 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
       if (screenedOut.has(unit) || atZero.has(unit) || calledUnits.has(unit)) return false;
       const done = rounds.get(unit)!;
       if (done < looks) return true;
-      if (done >= extendedLooks) return false;
+      if (done >= horizon(unit).last) return false;
       const tally = tallies.get(unit)!;
-      if (options.inexpensive?.has(unit)) return Math.abs(tally.mean) > threshold;
-      const alpha = cutoff * weights[extendedLooks - 1]!;
-      return couldReach(tally, threshold, alpha, extendedLooks * round);
+      if (inexpensive.has(unit)) return Math.abs(tally.mean) > threshold;
+      const alpha = cutoff * ordinary.weights[ordinary.last - 1]!;
+      return couldReach(tally, threshold, alpha, ordinary.last * round);
     });
   }
 

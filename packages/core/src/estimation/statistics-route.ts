@@ -21,6 +21,21 @@ export interface StatisticsRouteOptions {
   /** The live source: its preprocessing is `zscore`. */
   readonly source: InterventionSource;
   readonly signal?: AbortSignal;
+  /**
+   * Runs every inferred draw as well and counts those whose run gives another score
+   * (`drawsWrong`): a measure of the route on a model, at the price of running every draw.
+   */
+  readonly check?: boolean;
+}
+
+/** Run draws an inference looks among, per coordinate of the statistics space. */
+const NEIGHBOURS_PER_COORDINATE = 10;
+
+/** What an inference found: the score, or null; and how far it looked. */
+interface Inference {
+  readonly score: number | null;
+  /** Squared distance to the farthest run draw it looked among (Infinity: too few runs). */
+  readonly reach: number;
 }
 
 /**
@@ -30,16 +45,17 @@ export interface StatisticsRouteOptions {
  * function of the intervened image's mean and standard deviation per channel, the same for every
  * (block, patch) pair that gives the same statistics. Those are computed on the CPU from the
  * block and the patch alone. The route runs the model for some draws and infers the others from
- * them: a draw whose statistics lie inside the convex hull of its nearest run draws (in
- * statistics space, each coordinate scaled by its spread), all of which gave the same score,
- * takes that score. Under a binarised metric the score is piecewise constant in the statistics:
- * it changes only where a pixel of the RoI flips, on a surface of the statistics space. Where
- * those surfaces are flat near the draws, a region of one score is convex there, holds the hull
- * of any of its points, and the inference is exact; a draw can be inferred wrongly only where a
- * surface curves between it and its neighbours, or where two regions with the same score lie on
- * either side of a third. Draws that cannot be
- * inferred are run, spread out over the statistics space first, until none is left; a
- * continuous metric, whose runs never agree exactly, has every draw run.
+ * them. Among a draw's nearest run draws (in statistics space, each coordinate scaled by its
+ * spread), those with the nearest one's score span a convex hull; a draw inside it takes that
+ * score, unless a run draw with another score lies inside it too. Under a binarised metric the
+ * score is piecewise constant in the statistics: it changes only where a pixel of the RoI flips,
+ * on a surface of the statistics space. Where those surfaces are flat near the draws, a region of
+ * one score is convex there, holds the hull of any of its points, and the inference is exact; a
+ * run draw of another score inside the hull shows that the region is not convex there. A draw can
+ * be inferred wrongly only where a region of another score that no run has reached yet lies
+ * inside the hull. Draws that cannot be inferred are run, spread out over the statistics space
+ * first, until none is left; a continuous metric, whose runs never agree exactly, has every draw
+ * run. `check` measures how often the inference is wrong on a model.
  */
 export class StatisticsRoute {
   /** Statistics (scaled) and scores of the draws run so far. */
@@ -48,9 +64,15 @@ export class StatisticsRoute {
   private readonly base: ChannelStatistics;
   private readonly epsilon: number;
   private scale: number[] | null = null;
+  /** The nearest run draws of the last inference, nearest first, and their squared distances. */
+  private nearestIndex = new Int32Array(0);
+  private nearestDistance = new Float64Array(0);
   /** Draws scored by running the model, and by inference. */
   drawsRun = 0;
   drawsInferred = 0;
+  /** Under `check`: inferred draws run as well, and those whose run gave another score. */
+  drawsChecked = 0;
+  drawsWrong = 0;
   /** Blocks whose draws came through the route. */
   readonly blocks = new Set<number>();
 
@@ -63,9 +85,9 @@ export class StatisticsRoute {
     this.base = channelStatistics(image);
   }
 
-  /** Neighbours a draw must lie among, all agreeing, to be inferred. */
+  /** Run draws an inference looks among. */
   private get neighbours(): number {
-    return 3 * this.dimensions;
+    return NEIGHBOURS_PER_COORDINATE * this.dimensions;
   }
 
   private get dimensions(): number {
@@ -99,24 +121,40 @@ export class StatisticsRoute {
     this.scale ??= spreads(raw);
     const points = raw.map((point) => point.map((value, k) => value / this.scale![k]!));
     const result = new Float32Array(draws.length);
+    const inferred: number[] = [];
+    // Each draw's squared distance to the nearest run draw, kept as draws are run.
+    const gap = points.map((point) =>
+      this.points.reduce((best, other) => Math.min(best, squaredDistance(point, other)), Infinity),
+    );
+    // How far each pending draw's last inference looked: only a run draw nearer than that can
+    // change what it finds.
+    const reach = new Float64Array(draws.length).fill(Infinity);
+    let seen = 0;
     let pending = draws.map((_, i) => i);
     while (pending.length > 0) {
+      const fresh = this.points.slice(seen);
+      seen = this.points.length;
       pending = pending.filter((i) => {
-        const inferred = this.infer(points[i]!);
-        if (inferred === null) return true;
-        result[i] = inferred;
+        const point = points[i]!;
+        if (!fresh.some((other) => squaredDistance(point, other) <= reach[i]!)) return true;
+        const inference = this.infer(point);
+        reach[i] = inference.reach;
+        if (inference.score === null) return true;
+        result[i] = inference.score;
+        inferred.push(i);
         this.drawsInferred++;
         return false;
       });
       if (pending.length === 0) break;
       if (this.options.signal?.aborted) return null;
-      // A quarter of what is left at a time, spread out: each run lets more of the rest be
-      // inferred, at the price of batches that are not always full.
+      // A quarter of what is left at a time, spread out, and at first as many as an inference
+      // needs: each run lets more of the rest be inferred, at the price of batches that are not
+      // always full.
       const count = Math.min(
         this.options.evaluator.maxBatchSize,
-        Math.max(this.neighbours + 1, Math.ceil(pending.length / 4)),
+        Math.max(this.neighbours - this.points.length, Math.ceil(pending.length / 4)),
       );
-      const chosen = this.spreadOut(pending, points, count);
+      const chosen = this.spreadOut(pending, points, gap, count);
       const scores = await this.run(chosen.map((i) => draws[i]!));
       onBatch?.(chosen.length);
       chosen.forEach((i, k) => {
@@ -128,57 +166,98 @@ export class StatisticsRoute {
       const ran = new Set(chosen);
       pending = pending.filter((i) => !ran.has(i));
     }
+    if (this.options.check && !(await this.checkInferred(draws, inferred, result))) return null;
     return result;
   }
 
-  /** The score shared by the nearest run draws around `point`, or null. */
-  private infer(point: readonly number[]): number | null {
-    const k = this.neighbours;
-    if (this.points.length < k) return null;
-    // The k nearest by insertion into a short sorted list.
-    const nearest: { distance: number; index: number }[] = [];
-    for (let index = 0; index < this.points.length; index++) {
-      const other = this.points[index]!;
-      let distance = 0;
-      for (let d = 0; d < point.length; d++) distance += (point[d]! - other[d]!) ** 2;
-      if (nearest.length === k && distance >= nearest[k - 1]!.distance) continue;
-      let at = nearest.length;
-      while (at > 0 && nearest[at - 1]!.distance > distance) at--;
-      nearest.splice(at, 0, { distance, index });
-      if (nearest.length > k) nearest.pop();
+  /** Runs the `inferred` draws and counts those whose run differs from `result`. */
+  private async checkInferred(
+    draws: readonly FarDraw[],
+    inferred: readonly number[],
+    result: Float32Array,
+  ): Promise<boolean> {
+    const size = this.options.evaluator.maxBatchSize;
+    for (let start = 0; start < inferred.length; start += size) {
+      if (this.options.signal?.aborted) return false;
+      const batch = inferred.slice(start, start + size);
+      const scores = await this.run(batch.map((i) => draws[i]!));
+      batch.forEach((i, k) => {
+        if (scores[k] !== result[i]) this.drawsWrong++;
+      });
+      this.drawsChecked += batch.length;
     }
-    const score = this.scores[nearest[0]!.index]!;
-    if (nearest[0]!.distance === 0) return score;
-    if (nearest.some(({ index }) => this.scores[index] !== score)) return null;
-    const hull = nearest.map(({ index }) => this.points[index]!);
+    return true;
+  }
+
+  /**
+   * The score of the nearest run draws around `point` that share the nearest one's, where
+   * their hull holds `point` and no run draw of another score; or null.
+   */
+  private infer(point: readonly number[]): Inference {
+    const k = this.neighbours;
+    if (this.points.length < k) return { score: null, reach: Infinity };
+    // The k nearest by insertion into short sorted buffers, kept across calls.
+    if (this.nearestIndex.length !== k) {
+      this.nearestIndex = new Int32Array(k);
+      this.nearestDistance = new Float64Array(k);
+    }
+    const { nearestIndex, nearestDistance } = this;
+    let found = 0;
+    for (let index = 0; index < this.points.length; index++) {
+      const distance = squaredDistance(point, this.points[index]!);
+      if (found === k && distance >= nearestDistance[k - 1]!) continue;
+      let at = found < k ? found++ : k - 1;
+      for (; at > 0 && nearestDistance[at - 1]! > distance; at--) {
+        nearestDistance[at] = nearestDistance[at - 1]!;
+        nearestIndex[at] = nearestIndex[at - 1]!;
+      }
+      nearestDistance[at] = distance;
+      nearestIndex[at] = index;
+    }
+    const reach = nearestDistance[k - 1]!;
+    const score = this.scores[nearestIndex[0]!]!;
+    if (nearestDistance[0] === 0) return { score, reach };
+    const hull: number[][] = [];
+    const others: number[][] = [];
+    for (const index of nearestIndex) {
+      (this.scores[index] === score ? hull : others).push(this.points[index]!);
+    }
     // Within a millionth of the neighbourhood's radius of the hull counts as inside it.
-    return insideHull(point, hull, 1e-6 * Math.sqrt(nearest[k - 1]!.distance)) ? score : null;
+    const tolerance = 1e-6 * Math.sqrt(reach);
+    // The hull of the nearest few is inside the whole hull, and mostly holds the point already:
+    // a search over fewer vertices.
+    const few = hull.slice(0, 2 * this.dimensions + 1);
+    const inside =
+      (few.length < hull.length && insideHull(point, few, tolerance)) ||
+      insideHull(point, hull, tolerance);
+    if (!inside) return { score: null, reach };
+    // The hull lies within the neighbourhood, so every run draw inside it is among the nearest.
+    const contradicted = others.some((other) => insideHull(other, hull, tolerance));
+    return { score: contradicted ? null : score, reach };
   }
 
   /**
    * Up to `count` of `candidates`, chosen greedily each as far as possible from every run draw
-   * and every draw already chosen, so that the first runs cover the statistics space.
+   * and every draw already chosen, so that the first runs cover the statistics space. `gap` holds
+   * each draw's squared distance to the nearest run draw, and is kept so for the chosen ones.
    */
-  private spreadOut(candidates: number[], points: number[][], count: number): number[] {
-    if (candidates.length <= count) return candidates;
-    const distanceTo = (a: readonly number[], b: readonly number[]) =>
-      a.reduce((sum, value, d) => sum + (value - b[d]!) ** 2, 0);
-    const nearest = candidates.map((i) =>
-      this.points.reduce((best, other) => Math.min(best, distanceTo(points[i]!, other)), Infinity),
-    );
+  private spreadOut(
+    candidates: number[],
+    points: readonly number[][],
+    gap: number[],
+    count: number,
+  ): number[] {
     const chosen: number[] = [];
-    const taken = new Uint8Array(candidates.length);
-    for (let pick = 0; pick < count; pick++) {
+    const taken = new Set<number>();
+    for (let pick = 0; pick < Math.min(count, candidates.length); pick++) {
       let best = -1;
-      for (let c = 0; c < candidates.length; c++) {
-        if (!taken[c] && (best < 0 || nearest[c]! > nearest[best]!)) best = c;
+      for (const i of candidates) {
+        if (!taken.has(i) && (best < 0 || gap[i]! > gap[best]!)) best = i;
       }
-      taken[best] = 1;
-      const point = points[candidates[best]!]!;
-      chosen.push(candidates[best]!);
-      candidates.forEach((i, c) => {
-        nearest[c] = Math.min(nearest[c]!, distanceTo(points[i]!, point));
-      });
+      taken.add(best);
+      chosen.push(best);
+      const point = points[best]!;
+      for (const i of candidates) gap[i] = Math.min(gap[i]!, squaredDistance(points[i]!, point));
     }
     return chosen;
   }
@@ -190,6 +269,12 @@ export class StatisticsRoute {
     const targets = new Uint32Array(draws.length).fill(NO_TARGET);
     return (await evaluator.evaluate(plan, targets)).scores;
   }
+}
+
+function squaredDistance(a: readonly number[], b: readonly number[]): number {
+  let sum = 0;
+  for (let d = 0; d < a.length; d++) sum += (a[d]! - b[d]!) ** 2;
+  return sum;
 }
 
 /** Standard deviation of each coordinate over `points` (1 where it does not vary). */

@@ -102,7 +102,10 @@ export function reportHtml(
       'samples / screen / threshold',
       `${result.parameters.samples}` +
         (result.parameters.extraDraws
-          ? ` (+${result.parameters.extraDraws} where more could bring a block to a call)`
+          ? ` (+${result.parameters.extraDraws} where more could bring a block to a call` +
+            (result.parameters.routeExtraDraws
+              ? `, +${result.parameters.routeExtraDraws} for blocks scored through the statistics route)`
+              : ')')
           : '') +
         ` / ${result.parameters.screen} / ${result.parameters.threshold}`,
     ],
