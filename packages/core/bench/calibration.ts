@@ -10,8 +10,10 @@
 // flips in two draws of five or as rare flips; "mixed" adds 20 true effects at 3t, with the other 80 on the threshold or spread evenly
 // across the dead zone. Rows: the default (16 draws, then extra draws where a projection says
 // they could bring the unit to a call), no extra draws, and extra draws by the rule for blocks
-// scored through the statistics route (on while the mean lies beyond t).
+// scored through the statistics route (on while the mean lies beyond t, up to their own longer
+// horizon).
 import { sampleSequentially } from '../src/estimation/sequential.ts';
+import { routeExtraDraws } from '../src/estimation/fast.ts';
 import { FAST_DEFAULTS, SeededRandom } from '../src/index.ts';
 
 const THRESHOLD = FAST_DEFAULTS.threshold;
@@ -128,7 +130,9 @@ function sample(pools: readonly Float32Array[], seed: number, variant: Variant) 
     round: ROUND,
     maxDraws: MAX_DRAWS,
     ...(variant === 'default' || variant === 'route rule' ? { extraDraws: EXTRA_DRAWS } : {}),
-    ...(variant === 'route rule' ? { inexpensive: new Set(units) } : {}),
+    ...(variant === 'route rule'
+      ? { inexpensive: new Set(units), inexpensiveExtraDraws: routeExtraDraws(EXTRA_DRAWS) }
+      : {}),
     falseDiscoveryRate: FDR,
     random: new SeededRandom(seed),
     runRound: (active, draws, tallies) => {
@@ -180,7 +184,8 @@ for (const scenario of SCENARIOS) {
 
 console.log(
   `fast's calls on effects known exactly: ${UNITS} units, rounds of ${ROUND}, ${MAX_DRAWS} draws ` +
-    `(+${EXTRA_DRAWS} extra), threshold ${THRESHOLD}, FDR ${100 * FDR}%, ${RUNS} runs`,
+    `(+${EXTRA_DRAWS} extra; +${routeExtraDraws(EXTRA_DRAWS)} under the route rule), ` +
+    `threshold ${THRESHOLD}, FDR ${100 * FDR}%, ${RUNS} runs`,
 );
 console.log('');
 console.log(

@@ -8,7 +8,8 @@
 // `--only KEY` runs one configuration, `--preset NAME` one preset, `--reference-only` none;
 // `--reference-rounds N` stops every reference at N rounds; `--check-window` only checks the
 // reference's window (below) against whole-image runs; `--save DIR` keeps each preset's result;
-// `--check-route` runs every draw the statistics route infers as well, and counts the wrong ones.
+// `--check-route` runs every draw the statistics route infers as well, and counts the wrong ones;
+// `--seed N` runs the presets with another seed.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -395,7 +396,7 @@ async function runPreset(scene: Scene, preset: Preset): Promise<ExplanationResul
     preprocessing: { kind: 'zscore', epsilon: 1e-6 },
     outcome: { activation: 'sigmoid', classIndex: 0, binarize: 0.5, metric: 'hardDice' },
     preset,
-    seed: 0,
+    seed,
     ...(checkRoute ? { checkStatisticsRoute: true } : {}),
   });
 }
@@ -415,6 +416,10 @@ const deadline = performance.now() + referenceMinutes * 60_000;
 // `--check-route`: run every draw the statistics route infers as well, and print how many runs
 // gave another score (the table's passes and seconds then include those runs).
 const checkRoute = process.argv.includes('--check-route');
+// `--seed N`: the presets' seed (0 by default), to see how far a table moves with the draws.
+const seedFlag = process.argv.indexOf('--seed');
+const seed = seedFlag > 0 ? Number(process.argv[seedFlag + 1]) : 0;
+if (!Number.isInteger(seed) || seed < 0) throw new Error('--seed takes a whole number');
 const routeChecks: string[] = [];
 // `--check-window`: check each configuration's window against whole-image runs, and stop.
 const checkOnly = process.argv.includes('--check-window');

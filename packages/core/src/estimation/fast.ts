@@ -50,14 +50,16 @@ export const FAST_DEFAULTS = {
    * and the blocks beyond the receptive field of a whole image often sit just past the threshold
    * (about -0.025 to -0.03 against -0.02 on the 512 x 512 benchmark map, with a spread of 0.03
    * per draw), which no call at 5% reaches in 64 draws. On that map, 5 took the calls agreeing
-   * with the reference's from 91.3% to 94.8% for 240 passes more (docs/benchmarks.md).
+   * with the reference's point calls from 91.3% to 94.8%, and its interval calls from 93.7% to
+   * 97.2%, for 208 passes more (docs/benchmarks.md).
    */
   routeExtraDrawMultiple: 5,
   /**
    * False discovery rate of the blocks called significant: Benjamini-Hochberg on p-values that
    * pay for every look at a block's draws (`sampleSequentially`). Exact where each look's t test
-   * is; on effects known exactly it measured 3.0-3.5% with normal draws all on the threshold, and
-   * up to 14.5% with uniform ones, whose far tail the t test gets wrong (docs/benchmarks.md).
+   * is; on effects known exactly it measured 3.0-3.5% with normal draws all on the threshold,
+   * 0.5-2.0% with one-pixel flips, and 13.5% with uniform draws, whose far tail the t test gets
+   * wrong (docs/benchmarks.md).
    */
   falseDiscoveryRate: 0.05,
   /** Blocks per side of a screening group (1: no group screening). */
