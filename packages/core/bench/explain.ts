@@ -9,7 +9,8 @@
 // `--reference-rounds N` stops every reference at N rounds; `--check-window` only checks the
 // reference's window (below) against whole-image runs; `--save DIR` keeps each preset's result;
 // `--check-route` runs every draw the statistics route infers as well, and counts the wrong ones;
-// `--seed N` runs the presets with another seed.
+// `--seed N` runs the presets with another seed; `--scan TOP,LEFT` prints one block's effect for
+// every patch of the bank, by brightness.
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -280,19 +281,10 @@ async function checkWindow(
 }
 
 /** Adds rounds of REFERENCE_ROUND draws per block until the reference is done or time is up. */
-async function extendReference(
-  scene: Scene,
-  state: ReferenceState,
-  deadline: number,
-): Promise<void> {
+/** The reference's scorer: the model on the RoI's window, the Dice of its mask there. */
+async function referenceScorer(scene: Scene) {
   const { config, image, mask } = scene;
-  const unfinished = () =>
-    state.rounds * REFERENCE_ROUND < REFERENCE_DRAWS &&
-    state.rounds < roundLimit &&
-    performance.now() < deadline;
-  if (!unfinished() && !checkOnly) return;
   const grid = new BlockGrid(image.height, image.width, config.block, config.block);
-  const blocks = outsideRoi(grid, config.roi);
   const patchBank = bankFor(scene);
   const window = roiWindow(config.roi, image.height, image.width);
   const windowModel = await scene.model.windowed(window, REFERENCE_BATCH);
@@ -314,6 +306,34 @@ async function extendReference(
     reference: cropImage(mask, config.roi).data,
     accumulatorCount: grid.blockCount,
   });
+  return {
+    grid,
+    patchBank,
+    window,
+    windowModel,
+    source,
+    evaluator,
+    async dispose() {
+      await evaluator.dispose();
+      await windowModel.release();
+    },
+  };
+}
+
+async function extendReference(
+  scene: Scene,
+  state: ReferenceState,
+  deadline: number,
+): Promise<void> {
+  const { config } = scene;
+  const unfinished = () =>
+    state.rounds * REFERENCE_ROUND < REFERENCE_DRAWS &&
+    state.rounds < roundLimit &&
+    performance.now() < deadline;
+  if (!unfinished() && !checkOnly) return;
+  const scorer = await referenceScorer(scene);
+  const { grid, patchBank, window, windowModel, source, evaluator } = scorer;
+  const blocks = outsideRoi(grid, config.roi);
   try {
     await checkWindow(scene, source, windowModel, window);
     if (checkOnly) return;
@@ -352,8 +372,60 @@ async function extendReference(
       );
     }
   } finally {
-    await evaluator.dispose();
-    await windowModel.release();
+    await scorer.dispose();
+  }
+}
+
+/**
+ * `--scan TOP,LEFT`: the block at (TOP, LEFT) replaced by every patch of the bank in turn, on the
+ * reference's window. Prints each distinct Dice change with how many patches give it and where
+ * they lie in the bank's brightness order (0: darkest): the shape of one block's effect, which
+ * says what a sampling design can expect of it. Its mean is the block's exact ATE over the bank.
+ */
+async function scanBlock(scene: Scene, at: string): Promise<void> {
+  const [top, left] = at.split(',').map(Number);
+  const scorer = await referenceScorer(scene);
+  const { grid, patchBank, evaluator } = scorer;
+  const block = grid.blockAt(top!, left!);
+  try {
+    const base = await evaluator.evaluate(
+      new InterventionPlan(1, grid.blockCount),
+      Uint32Array.of(NO_TARGET),
+    );
+    const size = patchBank.channels * patchBank.height * patchBank.width;
+    const brightness = Array.from({ length: patchBank.count }, (_, patch) =>
+      patchBank.data.subarray(patch * size, (patch + 1) * size).reduce((sum, x) => sum + x, 0),
+    );
+    const rank = new Array<number>(patchBank.count);
+    brightness
+      .map((_, patch) => patch)
+      .sort((a, b) => brightness[a]! - brightness[b]! || a - b)
+      .forEach((patch, r) => (rank[patch] = r));
+    const ranksOf = new Map<number, number[]>();
+    let sum = 0;
+    for (let start = 0; start < patchBank.count; start += REFERENCE_BATCH) {
+      const count = Math.min(REFERENCE_BATCH, patchBank.count - start);
+      const plan = new InterventionPlan(count, grid.blockCount);
+      for (let k = 0; k < count; k++) plan.replace(k, block, start + k);
+      const { scores } = await evaluator.evaluate(plan, new Uint32Array(count).fill(NO_TARGET));
+      for (let k = 0; k < count; k++) {
+        const effect = Math.fround(scores[k]! - base.scores[0]!);
+        sum += effect;
+        ranksOf.set(effect, [...(ranksOf.get(effect) ?? []), rank[start + k]!]);
+      }
+    }
+    console.log(
+      `${scene.config.key}, block at (${top}, ${left}): ATE over all ${patchBank.count} ` +
+        `patches ${(sum / patchBank.count).toFixed(4)}`,
+    );
+    console.log('| Dice change | patches | brightness ranks (0: darkest) |');
+    console.log('| ---: | ---: | --- |');
+    for (const [effect, ranks] of [...ranksOf].sort((a, b) => b[1].length - a[1].length)) {
+      ranks.sort((a, b) => a - b);
+      console.log(`| ${effect.toFixed(4)} | ${ranks.length} | ${ranks[0]} to ${ranks.at(-1)} |`);
+    }
+  } finally {
+    await scorer.dispose();
   }
 }
 
@@ -416,6 +488,10 @@ const deadline = performance.now() + referenceMinutes * 60_000;
 // `--check-route`: run every draw the statistics route infers as well, and print how many runs
 // gave another score (the table's passes and seconds then include those runs).
 const checkRoute = process.argv.includes('--check-route');
+// `--scan TOP,LEFT`: print one block's effect for every patch of the bank (with --only KEY).
+const scanFlag = process.argv.indexOf('--scan');
+const scanAt = scanFlag > 0 ? process.argv[scanFlag + 1] : undefined;
+if (scanFlag > 0 && !/^\d+,\d+$/.test(scanAt ?? '')) throw new Error('--scan takes TOP,LEFT');
 // `--seed N`: the presets' seed (0 by default), to see how far a table moves with the draws.
 const seedFlag = process.argv.indexOf('--seed');
 const seed = seedFlag > 0 ? Number(process.argv[seedFlag + 1]) : 0;
@@ -439,6 +515,11 @@ if (!(roundLimit >= 0) || !(referenceMinutes >= 0)) {
 const rows: string[] = [];
 for (const config of CONFIGS.filter((candidate) => !only || candidate.key === only)) {
   const scene = await loadScene(config);
+  if (scanAt) {
+    await scanBlock(scene, scanAt);
+    await scene.model.release();
+    continue;
+  }
   const grid = new BlockGrid(scene.image.height, scene.image.width, config.block, config.block);
   const state = await loadReference(config, outsideRoi(grid, config.roi).length);
   await extendReference(scene, state, deadline);
@@ -491,6 +572,7 @@ for (const config of CONFIGS.filter((candidate) => !only || candidate.key === on
   }
   await scene.model.release();
 }
+if (scanAt) process.exit(0);
 console.log('nuclei U-Net on DSB2018, RoI 32x32, per-image z-score, onnxruntime-node on the CPU');
 console.log('');
 console.log(
