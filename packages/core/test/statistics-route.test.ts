@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   BlockGrid,
+  channelStatistics,
+  interventionStatistics,
   InterventionPlan,
   NO_TARGET,
   type InterventionSource,
@@ -17,7 +19,7 @@ import {
   outsideRoi,
   SeededRandom,
 } from '../src/index.ts';
-import { StatisticsRoute } from '../src/estimation/statistics-route.ts';
+import { DrawStatistics, StatisticsRoute } from '../src/estimation/statistics-route.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
 import { GraphBuilder } from './onnx-builder.ts';
 
@@ -143,6 +145,39 @@ describe('the statistics route', () => {
         checked.drawsRun + checked.drawsChecked,
       );
     });
+  });
+
+  it("takes each draw's statistics as the intervention computes them, edge blocks included", () => {
+    const random = new SeededRandom(11);
+    // 44 x 50 in blocks of 8: the last row and column of blocks are clipped by the edge.
+    const image: PlanarImage = {
+      channels: 3,
+      height: 44,
+      width: 50,
+      data: new Float32Array(3 * 44 * 50).map(() => random.integer(1000) / 1000),
+    };
+    const patchBank: PatchBank = {
+      count: 30,
+      channels: 3,
+      height: BLOCK,
+      width: BLOCK,
+      data: new Float32Array(30 * 3 * BLOCK * BLOCK).map(() => random.integer(1000) / 1000),
+    };
+    const grid = new BlockGrid(44, 50, BLOCK, BLOCK);
+    const source: InterventionSource = { image, patchBank, grid, preprocessing: ZSCORE };
+    const statistics = new DrawStatistics(source, ZSCORE.epsilon);
+    const base = channelStatistics(image);
+    let clipped = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const draw = { block: random.integer(grid.blockCount), patch: random.integer(30) };
+      const plan = new InterventionPlan(1, grid.blockCount).replace(0, draw.block, draw.patch);
+      const { mean, inverseStd } = interventionStatistics(source, base, plan, 0, ZSCORE.epsilon);
+      const point = statistics.of(draw);
+      expect(point).toHaveLength(6);
+      [...mean, ...inverseStd].forEach((value, k) => expect(point[k]).toBeCloseTo(value, 9));
+      if (grid.block(draw.block).height < BLOCK || grid.block(draw.block).width < BLOCK) clipped++;
+    }
+    expect(clipped).toBeGreaterThan(30);
   });
 
   it('leaves the fast map of a z-score model as running every draw gives it, for fewer passes', async () => {

@@ -1,6 +1,5 @@
 import {
   channelStatistics,
-  interventionStatistics,
   InterventionPlan,
   NO_TARGET,
   type ChannelStatistics,
@@ -61,9 +60,8 @@ export class StatisticsRoute {
   /** Statistics (scaled) and scores of the draws run so far. */
   private readonly points: number[][] = [];
   private readonly scores: number[] = [];
-  private readonly base: ChannelStatistics;
-  private readonly epsilon: number;
   private scale: number[] | null = null;
+  private readonly drawStatistics: DrawStatistics;
   /** The nearest run draws of the last inference, nearest first, and their squared distances. */
   private nearestIndex = new Int32Array(0);
   private nearestDistance = new Float64Array(0);
@@ -77,12 +75,11 @@ export class StatisticsRoute {
   readonly blocks = new Set<number>();
 
   constructor(private readonly options: StatisticsRouteOptions) {
-    const { preprocessing, image } = options.source;
+    const { preprocessing } = options.source;
     if (preprocessing.kind !== 'zscore') {
       throw new RangeError('the statistics route serves per-image z-score only');
     }
-    this.epsilon = preprocessing.epsilon;
-    this.base = channelStatistics(image);
+    this.drawStatistics = new DrawStatistics(options.source, preprocessing.epsilon);
   }
 
   /** Run draws an inference looks among. */
@@ -94,20 +91,6 @@ export class StatisticsRoute {
     return 2 * this.options.source.image.channels;
   }
 
-  /** Mean and 1 / (std + epsilon) per channel of the image with `draw` applied. */
-  statistics(draw: FarDraw): number[] {
-    const plan = new InterventionPlan(1, this.options.source.grid.blockCount);
-    plan.replace(0, draw.block, draw.patch);
-    const { mean, inverseStd } = interventionStatistics(
-      this.options.source,
-      this.base,
-      plan,
-      0,
-      this.epsilon,
-    );
-    return [...mean, ...inverseStd];
-  }
-
   /**
    * Each draw's score (as the evaluator gives it), in order; null when the signal aborted the
    * work first. Draws run here count as forward passes of the evaluator.
@@ -117,15 +100,14 @@ export class StatisticsRoute {
     onBatch?: (passes: number) => void,
   ): Promise<Float32Array | null> {
     for (const draw of draws) this.blocks.add(draw.block);
-    const raw = draws.map((draw) => this.statistics(draw));
+    const raw = draws.map((draw) => this.drawStatistics.of(draw));
     this.scale ??= spreads(raw);
     const points = raw.map((point) => point.map((value, k) => value / this.scale![k]!));
     const result = new Float32Array(draws.length);
     const inferred: number[] = [];
-    // Each draw's squared distance to the nearest run draw, kept as draws are run.
-    const gap = points.map((point) =>
-      this.points.reduce((best, other) => Math.min(best, squaredDistance(point, other)), Infinity),
-    );
+    // Each draw's squared distance to the nearest run draw, kept as draws are run; taken only
+    // once a draw must be run, as most calls infer every draw.
+    let gap: number[] | null = null;
     // How far each pending draw's last inference looked: only a run draw nearer than that can
     // change what it finds.
     const reach = new Float64Array(draws.length).fill(Infinity);
@@ -153,6 +135,12 @@ export class StatisticsRoute {
       const count = Math.min(
         this.options.evaluator.maxBatchSize,
         Math.max(this.neighbours - this.points.length, Math.ceil(pending.length / 4)),
+      );
+      gap ??= points.map((point) =>
+        this.points.reduce(
+          (best, other) => Math.min(best, squaredDistance(point, other)),
+          Infinity,
+        ),
       );
       const chosen = this.spreadOut(pending, points, gap, count);
       const scores = await this.run(chosen.map((i) => draws[i]!));
@@ -224,6 +212,10 @@ export class StatisticsRoute {
     }
     // Within a millionth of the neighbourhood's radius of the hull counts as inside it.
     const tolerance = 1e-6 * Math.sqrt(reach);
+    // A point outside the hull's bounding box is outside the hull: a test far cheaper than the
+    // search, which most of the contradicting runs fail.
+    const box = boundingBox(hull, tolerance);
+    if (!box.holds(point)) return { score: null, reach };
     // The hull of the nearest few is inside the whole hull, and mostly holds the point already:
     // a search over fewer vertices.
     const few = hull.slice(0, 2 * this.dimensions + 1);
@@ -232,7 +224,9 @@ export class StatisticsRoute {
       insideHull(point, hull, tolerance);
     if (!inside) return { score: null, reach };
     // The hull lies within the neighbourhood, so every run draw inside it is among the nearest.
-    const contradicted = others.some((other) => insideHull(other, hull, tolerance));
+    const contradicted = others.some(
+      (other) => box.holds(other) && insideHull(other, hull, tolerance),
+    );
     return { score: contradicted ? null : score, reach };
   }
 
@@ -269,6 +263,118 @@ export class StatisticsRoute {
     const targets = new Uint32Array(draws.length).fill(NO_TARGET);
     return (await evaluator.evaluate(plan, targets)).scores;
   }
+}
+
+/**
+ * Mean and 1 / (std + epsilon) per channel of the image with one block replaced by a patch, as
+ * the intervention normalises it (`interventionStatistics`), from sums over the block's pixels
+ * and the patch's, each computed once: a far block is drawn with many patches and a patch on many
+ * blocks, and the route takes the statistics of every draw.
+ */
+export class DrawStatistics {
+  private readonly base: ChannelStatistics;
+  private readonly sumsOfBlocks = new Map<number, Float64Array>();
+  private readonly sumsOfPatches = new Map<number, Float64Array>();
+
+  constructor(
+    private readonly source: InterventionSource,
+    private readonly epsilon: number,
+  ) {
+    this.base = channelStatistics(source.image);
+  }
+
+  of(draw: FarDraw): number[] {
+    const { image, grid } = this.source;
+    const region = grid.block(draw.block);
+    const block = this.blockSums(draw.block);
+    const patch = this.patchSums(draw.patch, region.height, region.width);
+    const planeSize = image.height * image.width;
+    const channels = image.channels;
+    const point = new Array<number>(2 * channels);
+    for (let c = 0; c < channels; c++) {
+      const meanShift = (patch[c]! - block[c]!) / planeSize;
+      const squares = patch[channels + c]! - block[channels + c]!;
+      const variance = Math.max(
+        (this.base.squaredDeviations[c]! + squares) / planeSize - meanShift * meanShift,
+        0,
+      );
+      point[c] = this.base.mean[c]! + meanShift;
+      point[channels + c] = 1 / (Math.sqrt(variance) + this.epsilon);
+    }
+    return point;
+  }
+
+  /** Per channel, the sum of a block's pixels less the image's mean, then of their squares. */
+  private blockSums(block: number): Float64Array {
+    let sums = this.sumsOfBlocks.get(block);
+    if (!sums) {
+      const { image, grid } = this.source;
+      const region = grid.block(block);
+      sums = this.sums(
+        region.height,
+        region.width,
+        (c, r, q) =>
+          image.data[
+            c * image.height * image.width + (region.top + r) * image.width + region.left + q
+          ]!,
+      );
+      this.sumsOfBlocks.set(block, sums);
+    }
+    return sums;
+  }
+
+  /** The same over the top-left `height` x `width` of a patch (a block clipped by the edge). */
+  private patchSums(patch: number, height: number, width: number): Float64Array {
+    const bank = this.source.patchBank;
+    const key = (patch * (bank.height + 1) + height) * (bank.width + 1) + width;
+    let sums = this.sumsOfPatches.get(key);
+    if (!sums) {
+      const plane = bank.height * bank.width;
+      sums = this.sums(
+        height,
+        width,
+        (c, r, q) => bank.data[(patch * bank.channels + c) * plane + r * bank.width + q]!,
+      );
+      this.sumsOfPatches.set(key, sums);
+    }
+    return sums;
+  }
+
+  private sums(
+    height: number,
+    width: number,
+    value: (channel: number, row: number, column: number) => number,
+  ): Float64Array {
+    const channels = this.source.image.channels;
+    const sums = new Float64Array(2 * channels);
+    for (let c = 0; c < channels; c++) {
+      const shift = this.base.mean[c]!;
+      for (let r = 0; r < height; r++) {
+        for (let q = 0; q < width; q++) {
+          const centred = value(c, r, q) - shift;
+          sums[c]! += centred;
+          sums[channels + c]! += centred * centred;
+        }
+      }
+    }
+    return sums;
+  }
+}
+
+/** The smallest box around `points`, widened by `margin` on every side. */
+function boundingBox(points: readonly (readonly number[])[], margin: number) {
+  const low = [...points[0]!];
+  const high = [...points[0]!];
+  for (const point of points) {
+    for (let d = 0; d < point.length; d++) {
+      low[d] = Math.min(low[d]!, point[d]!);
+      high[d] = Math.max(high[d]!, point[d]!);
+    }
+  }
+  return {
+    holds: (point: readonly number[]) =>
+      point.every((value, d) => value >= low[d]! - margin && value <= high[d]! + margin),
+  };
 }
 
 function squaredDistance(a: readonly number[], b: readonly number[]): number {
