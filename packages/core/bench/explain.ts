@@ -280,7 +280,6 @@ async function checkWindow(
   );
 }
 
-/** Adds rounds of REFERENCE_ROUND draws per block until the reference is done or time is up. */
 /** The reference's scorer: the model on the RoI's window, the Dice of its mask there. */
 async function referenceScorer(scene: Scene) {
   const { config, image, mask } = scene;
@@ -320,6 +319,7 @@ async function referenceScorer(scene: Scene) {
   };
 }
 
+/** Adds rounds of REFERENCE_ROUND draws per block until the reference is done or time is up. */
 async function extendReference(
   scene: Scene,
   state: ReferenceState,
@@ -383,10 +383,14 @@ async function extendReference(
  * says what a sampling design can expect of it. Its mean is the block's exact ATE over the bank.
  */
 async function scanBlock(scene: Scene, at: string): Promise<void> {
-  const [top, left] = at.split(',').map(Number);
+  const [top, left] = at.split(',').map(Number) as [number, number];
+  const { image } = scene;
+  if (top >= image.height || left >= image.width) {
+    throw new Error(`--scan ${at} lies outside the ${image.height} x ${image.width} image`);
+  }
   const scorer = await referenceScorer(scene);
   const { grid, patchBank, evaluator } = scorer;
-  const block = grid.blockAt(top!, left!);
+  const block = grid.blockAt(top, left);
   try {
     const base = await evaluator.evaluate(
       new InterventionPlan(1, grid.blockCount),
@@ -502,8 +506,8 @@ const checkOnly = process.argv.includes('--check-window');
 // `--reference-rounds N`: extend no reference past N rounds (to recompute a few and compare).
 const roundsFlag = process.argv.indexOf('--reference-rounds');
 const roundLimit = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : Infinity;
-// `--save DIR`: write each preset's result.json there, as `KEY-PRESET.json`, to look into the
-// blocks behind the table's figures.
+// `--save DIR`: write each preset's result.json there, as `KEY-PRESET.json` (with `-seedN` under
+// `--seed N`), to look into the blocks behind the table's figures.
 const saveFlag = process.argv.indexOf('--save');
 const saveDirectory = saveFlag > 0 ? process.argv[saveFlag + 1] : undefined;
 if (saveFlag > 0 && (!saveDirectory || saveDirectory.startsWith('--'))) {
@@ -540,7 +544,7 @@ for (const config of CONFIGS.filter((candidate) => !only || candidate.key === on
     if (saveDirectory) {
       await mkdir(saveDirectory, { recursive: true });
       await writeFile(
-        path.join(saveDirectory, `${config.key}-${preset}.json`),
+        path.join(saveDirectory, `${config.key}-${preset}${seed > 0 ? `-seed${seed}` : ''}.json`),
         `${JSON.stringify(result)}\n`,
       );
     }

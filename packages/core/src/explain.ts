@@ -308,7 +308,7 @@ export async function explain(options: ExplainOptions): Promise<ExplanationResul
       parameters: {
         samples: preset === 'zero' ? 1 : samples,
         ...(preset === 'fast' ? { extraDraws, falseDiscoveryRate } : {}),
-        ...(statisticsRoute && extraDraws > 0
+        ...(statisticsRoute && statisticsRoute.blocks.size > 0 && extraDraws > 0
           ? { routeExtraDraws: routeExtraDraws(extraDraws) }
           : {}),
         screen: preset === 'paper' ? screen : 0,

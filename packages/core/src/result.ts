@@ -72,8 +72,9 @@ export interface ExplanationResult {
      */
     readonly extraDraws?: number;
     /**
-     * fast with the statistics route: the most draws past `samples` a block scored through it
-     * may take, while its mean lies beyond the threshold (`FAST_DEFAULTS.routeExtraDrawMultiple`).
+     * fast, where blocks were scored through the statistics route: the most draws past `samples`
+     * such a block may take, while its mean lies beyond the threshold
+     * (`FAST_DEFAULTS.routeExtraDrawMultiple`).
      */
     readonly routeExtraDraws?: number;
     /**

@@ -117,6 +117,27 @@ describe(`the nearest point of a convex hull (seed ${seed})`, () => {
     }
   });
 
+  it('gives a hull the same answer whatever hulls were projected onto before it', () => {
+    // The search keeps its buffers across calls; a hull of other sizes in between must leave
+    // nothing behind in them.
+    const random = new SeededRandom(seed + 2);
+    const cases = Array.from({ length: 60 }, (_, i) => {
+      const dimensions = 1 + (i % 7);
+      const vertices = randomPoints(random, 1 + random.integer(60), dimensions);
+      const point = randomPoints(random, 1, dimensions)[0]!.map((value) => 1.5 * value);
+      return { point, vertices };
+    });
+    const first = cases.map(({ point, vertices }) => nearestInHull(point, vertices));
+    for (let pass = 0; pass < 3; pass++) {
+      const order = cases.map((_, i) => i).sort(() => random.uniform() - 0.5);
+      for (const i of order) {
+        const { weights, distance } = nearestInHull(cases[i]!.point, cases[i]!.vertices);
+        expect(distance, `seed ${seed}, case ${i}`).toBe(first[i]!.distance);
+        expect([...weights], `seed ${seed}, case ${i}`).toEqual([...first[i]!.weights]);
+      }
+    }
+  });
+
   it('holds on degenerate hulls: repeated vertices, vertices on a line, one vertex', () => {
     const line = [
       [0, 0],

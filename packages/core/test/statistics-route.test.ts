@@ -131,19 +131,22 @@ describe('the statistics route', () => {
 
       // Checked: the same scores, every inferred draw run as well, and none of them wrong.
       const checked = new StatisticsRoute({ evaluator, source, check: true });
-      const passes = evaluator.forwardPasses;
+      let checkedPasses = 0;
+      let reported = 0;
       for (let round = 0; round < 3; round++) {
         const batch = draws(round);
-        const again = (await checked.score(batch))!;
+        const before = evaluator.forwardPasses;
+        const again = (await checked.score(batch, (count) => (reported += count)))!;
+        checkedPasses += evaluator.forwardPasses - before;
         const plain = (await new StatisticsRoute({ evaluator, source }).score(batch))!;
         expect([...again]).toEqual([...plain]);
       }
       expect(checked.drawsInferred).toBeGreaterThan(total / 2);
       expect(checked.drawsChecked).toBe(checked.drawsInferred);
       expect(checked.drawsWrong).toBe(0);
-      expect(evaluator.forwardPasses - passes).toBeGreaterThanOrEqual(
-        checked.drawsRun + checked.drawsChecked,
-      );
+      // Every draw scored twice over, run or inferred and then run, and every pass reported.
+      expect(checkedPasses).toBe(checked.drawsRun + checked.drawsChecked);
+      expect(reported).toBe(checkedPasses);
     });
   });
 
@@ -295,6 +298,26 @@ describe('the statistics route', () => {
       expect(capped.parameters.extraDraws).toBe(0);
       expect(capped.parameters.routeExtraDraws).toBeUndefined();
       expect(Math.max(...capped.blocks.map((block) => block.n))).toBe(FAST_DEFAULTS.maxDraws);
+    });
+  });
+
+  it('plans the passes of routed blocks at the share of their draws the route runs', async () => {
+    await withModel(async (model) => {
+      const plans: number[] = [];
+      const result = await explain({
+        ...mixedScene(model),
+        onProgress: ({ phase, passesPlanned }) => {
+          if (phase === 'estimate') plans.push(passesPlanned);
+        },
+      });
+      const route = result.statisticsRoute!;
+      expect(route.drawsInferred).toBeGreaterThan(3 * route.drawsRun);
+      // Past the first rounds the plan follows the route's share of runs: counting every routed
+      // draw as a pass planned for 16 to 21 times the passes run here, to the end.
+      const later = plans.slice(plans.length / 2);
+      expect(Math.max(...later)).toBeLessThan(4 * result.forwardPasses);
+      expect(plans.at(-1)!).toBeLessThanOrEqual(result.forwardPasses);
+      expect(plans.at(-1)!).toBeGreaterThan(result.forwardPasses / 2);
     });
   });
 

@@ -37,21 +37,22 @@ export const FAST_DEFAULTS = {
   maxDraws: 16,
   /**
    * Extra draws past `maxDraws`, as a multiple of it: a block at `maxDraws` neither called nor
-   * settled at zero goes on while it would be called by then, were its mean and spread to hold; a block scored through the statistics route, whose draws mostly
-   * cost no pass, while its mean lies beyond the threshold. On the four benchmark maps it cost 4
-   * to 93 passes more; agreement with the reference's point calls went up by 1 to 6 blocks on
-   * all four, with its interval calls up by 1 or 2 on three and down by 1 on one
-   * (docs/benchmarks.md).
+   * settled at zero goes on while it would be called by then, were its mean and spread to hold;
+   * a block scored through the statistics route, whose draws mostly cost no pass, while its mean
+   * lies beyond the threshold (up to `routeExtraDrawMultiple` times as many). On the four
+   * benchmark maps it cost 4 to 93 passes more; agreement with the reference's point calls went
+   * up by 1 to 6 blocks on all four, with its interval calls up by 1 or 2 on three and down by 1
+   * on one (docs/benchmarks.md).
    */
   extraDrawFactor: 3,
   /**
    * Extra draws of a block scored through the statistics route, as a multiple of the others'
-   * extra draws: 5 gives 240, up to 256 draws in all. Most of its draws are inferred, not run,
-   * and the blocks beyond the receptive field of a whole image often sit just past the threshold
-   * (about -0.025 to -0.03 against -0.02 on the 512 x 512 benchmark map, with a spread of 0.03
-   * per draw), which no call at 5% reaches in 64 draws. On that map, 5 took the calls agreeing
-   * with the reference's point calls from 91.3% to 94.8%, and its interval calls from 93.7% to
-   * 97.2%, for 208 passes more (docs/benchmarks.md).
+   * extra draws: 5 gives 240 with the defaults, up to 256 draws in all. Most of its draws are
+   * inferred, not run, and the blocks beyond the receptive field of a whole image often sit just
+   * past the threshold (about -0.025 to -0.03 against -0.02 on the 512 x 512 benchmark map, with
+   * a spread of 0.03 per draw), which no call at 5% reaches in 64 draws. On that map, 5 took the
+   * calls agreeing with the reference's point calls from 91.3% to 94.8%, and its interval calls
+   * from 93.7% to 97.2%, for 208 passes more (docs/benchmarks.md).
    */
   routeExtraDrawMultiple: 5,
   /**
@@ -102,7 +103,10 @@ export interface FastEstimation {
   readonly threshold: number;
   readonly round: number;
   readonly maxDraws: number;
-  /** Draws a block may take past `maxDraws` where they could bring it to a call. */
+  /**
+   * Draws a block may take past `maxDraws` where they could bring it to a call; a block scored
+   * through the statistics route, `routeExtraDraws` of this.
+   */
   readonly extraDraws?: number;
   readonly falseDiscoveryRate: number;
   readonly groupSide: number;
@@ -181,6 +185,8 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
     sampled = sampled.filter((block) => !screenedOut.has(block));
   }
 
+  // The route's runs and scored draws at the last plan, and the share of the last round's it ran.
+  const routeSeen = { run: 0, scored: 0, share: 1 };
   const sampling = await sampleSequentially({
     units: sampled,
     // Blocks no group screen has passed are screened by their first round.
@@ -190,17 +196,27 @@ export async function estimateFast(options: FastEstimation): Promise<Estimate> {
     threshold,
     round,
     maxDraws,
+    inexpensive: far,
     ...(options.extraDraws
       ? {
           extraDraws: options.extraDraws,
-          inexpensive: far,
           inexpensiveExtraDraws: routeExtraDraws(options.extraDraws),
         }
       : {}),
     falseDiscoveryRate: options.falseDiscoveryRate,
     random: options.random.fork('draws'),
-    onPlan: (passesLeft) => {
-      planned = done + passesLeft;
+    onPlan: (passesLeft, routeDrawsLeft) => {
+      // A draw through the statistics route costs a pass only where the route runs it, less often
+      // as its runs fill the statistics space: counted at the share of the last round's draws it
+      // ran (all of them before it has scored any).
+      const route = options.statisticsRoute;
+      if (route) {
+        const scored = route.drawsRun + route.drawsInferred - routeSeen.scored;
+        if (scored > 0) routeSeen.share = (route.drawsRun - routeSeen.run) / scored;
+        routeSeen.run = route.drawsRun;
+        routeSeen.scored = route.drawsRun + route.drawsInferred;
+      }
+      planned = done + passesLeft + Math.ceil(routeDrawsLeft * routeSeen.share);
     },
     runRound: async (active, patches, tallies, strata) => {
       // A round whose draws are all inferred runs no model and so gives the event loop no turn

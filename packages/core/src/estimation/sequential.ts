@@ -63,10 +63,11 @@ export interface SequentialSampling {
     strata: readonly number[],
   ) => Promise<boolean>;
   /**
-   * Told, before each round, how many passes are left (this round and all later), counting a
-   * unit's extra draws once it takes them.
+   * Told, before each round, how many draws are left (this round and all later), counting a
+   * unit's extra draws once it takes them: of the ordinary units, each a pass, and of the
+   * inexpensive ones, which mostly cost none.
    */
-  readonly onPlan?: (passesLeft: number) => void;
+  readonly onPlan?: (drawsLeft: number, inexpensiveDrawsLeft: number) => void;
 }
 
 export interface SequentialOutcome {
@@ -235,8 +236,9 @@ export function benjaminiHochberg(pValues: readonly number[], q: number): Set<nu
  * the looks can only fall with more draws, a unit Benjamini-Hochberg rejects after a round stays
  * rejected whatever the others draw: it stops then, called. A unit also stops when its interval
  * (`lookLevel`) settles inside the dead zone [-t, t], or at `maxDraws` unless `extraDraws` could
- * bring it to a call. The `fast` preset samples blocks with it, the component analysis
- * components.
+ * bring it to a call (an `inexpensive` unit: while its mean lies beyond t, up to its own
+ * `inexpensiveExtraDraws`, its looks' shares spread over that longer horizon). The `fast` preset
+ * samples blocks with it, the component analysis components.
  */
 export async function sampleSequentially(options: SequentialSampling): Promise<SequentialOutcome> {
   const { units, threshold, round, maxDraws, falseDiscoveryRate } = options;
@@ -279,12 +281,16 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
       const members = strata[stratum]!;
       return members[options.random.integer(members.length)]!;
     });
-    const roundsLeft = active.reduce(
-      (sum, unit) =>
-        sum + (rounds.get(unit)! < looks ? looks : horizon(unit).last) - rounds.get(unit)!,
-      0,
+    const roundsLeft = (units: readonly number[]) =>
+      units.reduce(
+        (sum, unit) =>
+          sum + (rounds.get(unit)! < looks ? looks : horizon(unit).last) - rounds.get(unit)!,
+        0,
+      );
+    options.onPlan?.(
+      roundsLeft(active.filter((unit) => !inexpensive.has(unit))) * round,
+      roundsLeft(active.filter((unit) => inexpensive.has(unit))) * round,
     );
-    options.onPlan?.(roundsLeft * round);
     if (!(await options.runRound(active, draws, tallies, drawStrata))) {
       complete = false;
       break;

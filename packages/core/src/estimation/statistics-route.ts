@@ -136,12 +136,16 @@ export class StatisticsRoute {
         this.options.evaluator.maxBatchSize,
         Math.max(this.neighbours - this.points.length, Math.ceil(pending.length / 4)),
       );
-      gap ??= points.map((point) =>
-        this.points.reduce(
-          (best, other) => Math.min(best, squaredDistance(point, other)),
-          Infinity,
-        ),
-      );
+      // Only pending draws are ever candidates, and later ones are among these.
+      if (!gap) {
+        gap = new Array<number>(points.length).fill(Infinity);
+        for (const i of pending) {
+          gap[i] = this.points.reduce(
+            (best, other) => Math.min(best, squaredDistance(points[i]!, other)),
+            Infinity,
+          );
+        }
+      }
       const chosen = this.spreadOut(pending, points, gap, count);
       const scores = await this.run(chosen.map((i) => draws[i]!));
       onBatch?.(chosen.length);
@@ -154,7 +158,9 @@ export class StatisticsRoute {
       const ran = new Set(chosen);
       pending = pending.filter((i) => !ran.has(i));
     }
-    if (this.options.check && !(await this.checkInferred(draws, inferred, result))) return null;
+    if (this.options.check && !(await this.checkInferred(draws, inferred, result, onBatch))) {
+      return null;
+    }
     return result;
   }
 
@@ -163,12 +169,16 @@ export class StatisticsRoute {
     draws: readonly FarDraw[],
     inferred: readonly number[],
     result: Float32Array,
+    onBatch?: (passes: number) => void,
   ): Promise<boolean> {
     const size = this.options.evaluator.maxBatchSize;
     for (let start = 0; start < inferred.length; start += size) {
       if (this.options.signal?.aborted) return false;
       const batch = inferred.slice(start, start + size);
       const scores = await this.run(batch.map((i) => draws[i]!));
+      onBatch?.(batch.length);
+      // Exact: the CPU backend gives a draw the same score in any batch. A backend whose kernels
+      // change with the batch size could flip a pixel on the cut-off and count here too.
       batch.forEach((i, k) => {
         if (scores[k] !== result[i]) this.drawsWrong++;
       });
