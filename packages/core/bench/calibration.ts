@@ -7,11 +7,11 @@
 // values whose mean is set exactly, so that which calls are false is known. The least favourable
 // null puts every mean exactly on the threshold (|ATE| = t: not an effect, and as near one as a
 // null can be), with effects spread uniformly, normally (where the t tests are exact), as pixel
-// flips in two draws of five or as rare flips; "mixed" adds 20 true effects at 3t, with the other 80 on the threshold or spread evenly
-// across the dead zone. Rows: the default (16 draws, then extra draws where a projection says
-// they could bring the unit to a call), no extra draws, and extra draws by the rule for blocks
-// scored through the statistics route (on while the mean lies beyond t, up to their own longer
-// horizon).
+// flips in two draws of five or as rare flips; "mixed" adds 20 true effects at 3t, with the
+// other 80 on the threshold or spread evenly across the dead zone. Rows: the default (16 draws,
+// then extra draws where a projection says they could bring the unit to a call), no extra
+// draws, and extra draws by the rule for blocks scored through the statistics route (on while
+// the mean lies beyond t, up to their own longer horizon).
 import { sampleSequentially } from '../src/estimation/sequential.ts';
 import { routeExtraDraws } from '../src/estimation/fast.ts';
 import { FAST_DEFAULTS, SeededRandom } from '../src/index.ts';

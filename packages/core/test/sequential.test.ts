@@ -29,7 +29,10 @@ const EFFECTS: readonly ((draw: number) => number)[] = [
 const UNITS = [0, 1, 2];
 const [RARE, NEAR, NONE] = UNITS as [number, number, number];
 const STRONG = 3;
-/** The level of the interval that settles a unit at zero: the FDR split over the looks to the cap. */
+/**
+ * The level of the interval that settles a unit at zero: the FDR split over the looks up to the
+ * cap.
+ */
 const ZERO_LEVEL = 1 - 0.05 / (MAX_DRAWS / 4);
 
 /** Whether `tally` had settled inside the dead zone, as the sampler decides it. */

@@ -19,7 +19,8 @@ import {
   outsideRoi,
   SeededRandom,
 } from '../src/index.ts';
-import { DrawStatistics, StatisticsRoute } from '../src/estimation/statistics-route.ts';
+import { DrawStatistics } from '../src/estimation/draw-statistics.ts';
+import { StatisticsRoute } from '../src/estimation/statistics-route.ts';
 import { nodeRuntimes } from '../src/node/index.ts';
 import { GraphBuilder } from './onnx-builder.ts';
 

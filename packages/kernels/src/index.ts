@@ -11,7 +11,11 @@ export {
   type InterventionSource,
   type Preprocessing,
 } from './intervention-plan.ts';
-export { CpuIntervention, interventionStatistics } from './intervention-reference.ts';
+export {
+  CpuIntervention,
+  interventionStatistics,
+  shiftedStatistics,
+} from './intervention-reference.ts';
 export { GpuIntervention, type GpuInterventionOptions } from './intervention.ts';
 export {
   NO_TARGET,

@@ -165,12 +165,27 @@ export function interventionStatistics(
     }
   }
 
+  return shiftedStatistics(base, sums, squares, planeSize, epsilon);
+}
+
+/**
+ * Mean and 1 / (std + epsilon) per channel of an image whose pixels differ from the base image's
+ * by `sums[c]` in their sum and by `squares[c]` in their sum of squared deviations from the base
+ * mean, over `pixelCount` pixels per channel.
+ */
+export function shiftedStatistics(
+  base: ChannelStatistics,
+  sums: ArrayLike<number>,
+  squares: ArrayLike<number>,
+  pixelCount: number,
+  epsilon: number,
+): { mean: number[]; inverseStd: number[] } {
   const mean: number[] = [];
   const inverseStd: number[] = [];
-  for (let c = 0; c < image.channels; c++) {
-    const meanShift = sums[c]! / planeSize;
+  for (let c = 0; c < base.mean.length; c++) {
+    const meanShift = sums[c]! / pixelCount;
     const variance = Math.max(
-      (base.squaredDeviations[c]! + squares[c]!) / planeSize - meanShift * meanShift,
+      (base.squaredDeviations[c]! + squares[c]!) / pixelCount - meanShift * meanShift,
       0,
     );
     mean.push(base.mean[c]! + meanShift);

@@ -281,8 +281,8 @@ export async function sampleSequentially(options: SequentialSampling): Promise<S
       const members = strata[stratum]!;
       return members[options.random.integer(members.length)]!;
     });
-    const roundsLeft = (units: readonly number[]) =>
-      units.reduce(
+    const roundsLeft = (of: readonly number[]) =>
+      of.reduce(
         (sum, unit) =>
           sum + (rounds.get(unit)! < looks ? looks : horizon(unit).last) - rounds.get(unit)!,
         0,

@@ -104,7 +104,8 @@ export function reportHtml(
         (result.parameters.extraDraws
           ? ` (+${result.parameters.extraDraws} where more could bring a block to a call` +
             (result.parameters.routeExtraDraws
-              ? `, +${result.parameters.routeExtraDraws} for blocks scored through the statistics route)`
+              ? `, +${result.parameters.routeExtraDraws} for blocks scored through the ` +
+                'statistics route)'
               : ')')
           : '') +
         ` / ${result.parameters.screen} / ${result.parameters.threshold}`,
